@@ -1,0 +1,115 @@
+"""Convert the fitted pipeline, preprocessing included, to one self-contained ONNX graph, and
+prove it agrees with the native pipeline.
+
+One ONNX input per feature ([N, 1] float32 for numerics, [N, 1] string for categoricals), so a
+server needs only onnxruntime and numpy. XGBoost is converted by onnxmltools' converter, which
+skl2onnx does not know of until it is registered (skl2onnx docs, "Convert a pipeline with a
+XGBoost model").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pandas as pd
+from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+from skl2onnx import convert_sklearn, update_registered_converter
+from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+from sklearn.pipeline import Pipeline
+from xgboost import XGBClassifier
+
+from modelgate.model import CLASSIFIER_STEP, model_frame
+from modelgate.schema import FeatureSchema
+
+PROBABILITIES = "probabilities"
+
+update_registered_converter(
+    XGBClassifier,
+    "XGBoostXGBClassifier",
+    calculate_linear_classifier_output_shapes,
+    convert_xgboost,
+    options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
+)
+
+
+def convert(pipeline: Pipeline, schema: FeatureSchema, opset: int, ml_opset: int) -> onnx.ModelProto:
+    inputs = [(n, FloatTensorType([None, 1])) for n in schema.numeric]
+    inputs += [(n, StringTensorType([None, 1])) for n in schema.categorical]
+    model = convert_sklearn(
+        pipeline,
+        initial_types=inputs,
+        target_opset={"": opset, "ai.onnx.ml": ml_opset},
+        options={id(pipeline): {"zipmap": False}},
+        naming="modelgate_",
+    )
+    model.graph.name = "modelgate"
+    return model
+
+
+def content_version(model: onnx.ModelProto) -> str:
+    """A version derived from the graph itself: same model, same version, on any machine."""
+    return hashlib.sha256(model.SerializeToString(deterministic=True)).hexdigest()[:12]
+
+
+def attach_metadata(model: onnx.ModelProto, properties: dict[str, object]) -> None:
+    texts = {k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in properties.items()}
+    onnx.helper.set_model_props(model, {**read_metadata(model), **texts})
+
+
+def read_metadata(model: onnx.ModelProto) -> dict[str, str]:
+    return {p.key: p.value for p in model.metadata_props}
+
+
+def feed(frame: pd.DataFrame, schema: FeatureSchema) -> dict[str, np.ndarray]:
+    """ONNX inputs for rows of `model_frame` output."""
+    out = {n: frame[n].to_numpy(np.float32).reshape(-1, 1) for n in schema.numeric}
+    out.update({n: frame[n].astype(str).to_numpy(object).reshape(-1, 1) for n in schema.categorical})
+    return out
+
+
+def onnx_scores(session: ort.InferenceSession, frame: pd.DataFrame, schema: FeatureSchema) -> np.ndarray:
+    (probabilities,) = session.run([PROBABILITIES], feed(frame, schema))
+    return np.asarray(probabilities)[:, 1]
+
+
+def split_point_rows(pipeline: Pipeline, schema: FeatureSchema, base: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose numeric feature sits exactly at, just below and just above each tree split.
+
+    These are where float rounding or a `<` versus `<=` mismatch would flip a tree branch.
+    `base` is one model-frame row that supplies the other feature values.
+    """
+    trees = pipeline.named_steps[CLASSIFIER_STEP].get_booster().trees_to_dataframe()
+    splits = trees.dropna(subset=["Split"])[["Feature", "Split"]].drop_duplicates()
+    rows = []
+    for feature, value in splits.itertuples(index=False):
+        position = int(str(feature).removeprefix("f"))
+        if position >= len(schema.numeric):
+            continue  # a one-hot column: only 0 and 1 reach it
+        at = np.float32(value)
+        for candidate in (np.nextafter(at, np.float32(-np.inf)), at, np.nextafter(at, np.float32(np.inf))):
+            row = base.iloc[0].copy()
+            row[schema.numeric[position]] = candidate
+            rows.append(row)
+    return model_frame(pd.DataFrame(rows).reset_index(drop=True), schema) if rows else base.iloc[:0]
+
+
+@dataclass(frozen=True)
+class Parity:
+    rows: int
+    max_abs_diff: float
+    flips: int
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"rows": self.rows, "max_abs_diff": self.max_abs_diff, "flips": self.flips}
+
+
+def parity(native: np.ndarray, exported: np.ndarray, threshold: float) -> Parity:
+    flips = int(np.sum((native >= threshold) != (exported >= threshold)))
+    diff = float(np.max(np.abs(native - exported))) if len(native) else 0.0
+    return Parity(len(native), diff, flips)

@@ -1,0 +1,129 @@
+"""Typed views of `params.yaml`, one model per pipeline stage.
+
+Each stage reads its own section once, at its edge; a misspelt or missing key fails at stage
+start with the key's dotted path rather than deep inside training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSpec(_Section):
+    """One column of the data contract."""
+
+    kind: Literal["numeric", "integer", "categorical"]
+    nullable: bool = False
+    min: float | None = None
+    max: float | None = None
+    categories: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> ColumnSpec:
+        if self.kind == "categorical" and not self.categories:
+            raise ValueError("a categorical column needs a non-empty `categories` list")
+        if self.kind != "categorical" and self.categories is not None:
+            raise ValueError("`categories` only applies to categorical columns")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}")
+        return self
+
+
+class IngestParams(_Section):
+    target: str
+    positive_class: str
+    target_classes: tuple[str, str]
+    columns: dict[str, ColumnSpec] = Field(min_length=1)
+    extra_columns: Literal["error", "drop"] = "error"
+
+    @model_validator(mode="after")
+    def _check_target(self) -> IngestParams:
+        if self.positive_class not in self.target_classes:
+            raise ValueError(
+                f"positive_class {self.positive_class!r} is not one of "
+                f"target_classes {list(self.target_classes)}"
+            )
+        if self.target in self.columns:
+            raise ValueError(f"target {self.target!r} must not also be listed under columns")
+        return self
+
+
+class SplitParams(_Section):
+    seed: int
+    test_size: float = Field(gt=0, lt=1)
+    validation_size: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _check_sizes(self) -> SplitParams:
+        if self.test_size + self.validation_size >= 1:
+            raise ValueError("test_size + validation_size must leave rows to train on")
+        return self
+
+
+class TrainParams(_Section):
+    seed: int
+    n_jobs: int = Field(ge=1)
+    n_estimators: int = Field(ge=1)
+    learning_rate: float = Field(gt=0)
+    max_depth: int = Field(ge=1)
+    min_child_weight: float = Field(ge=0)
+    subsample: float = Field(gt=0, le=1)
+    colsample_bytree: float = Field(gt=0, le=1)
+    reg_lambda: float = Field(ge=0)
+    reg_alpha: float = Field(ge=0)
+
+
+class EvaluateParams(_Section):
+    cost_false_negative: float = Field(gt=0)
+    cost_false_positive: float = Field(gt=0)
+    calibration_bins: int = Field(ge=2)
+    score_bins: int = Field(ge=2)
+
+
+class ExportParams(_Section):
+    opset: int = Field(ge=13)
+    ml_opset: int = Field(ge=1)
+    max_abs_diff: float = Field(gt=0)
+    max_flips: int = Field(ge=0)
+
+
+S = TypeVar("S", bound=BaseModel)
+
+
+class ParamsError(ValueError):
+    """`params.yaml` is missing, unreadable or breaks a section's model."""
+
+
+def read_params_file(path: Path) -> dict[str, object]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ParamsError(f"cannot read params file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"params file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ParamsError(f"params file {path} must hold a mapping of sections")
+    return data
+
+
+def load_section(path: Path, section: str, model: type[S]) -> S:
+    """Read `section` of the params file at `path` into `model`."""
+    data = read_params_file(path)
+    if section not in data:
+        raise ParamsError(f"params file {path} has no `{section}` section")
+    try:
+        return model.model_validate(data[section])
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{section}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ParamsError(f"{path}: {problems}") from exc

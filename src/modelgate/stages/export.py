@@ -1,0 +1,94 @@
+"""Export: the fitted pipeline as one ONNX file with its contract in the metadata, written only
+if it matches the native pipeline on the test set and at every tree split point."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import onnx
+import onnxruntime as ort
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from modelgate import io
+from modelgate.cli import StageError, entry, stage_parser
+from modelgate.model import model_frame
+from modelgate.onnx_export import (
+    attach_metadata,
+    content_version,
+    convert,
+    onnx_scores,
+    parity,
+    split_point_rows,
+)
+from modelgate.params import ExportParams, load_section, read_params_file
+from modelgate.schema import FeatureSchema
+from modelgate.stages.train import load_pipeline
+
+logger = logging.getLogger(__name__)
+
+# Sections whose values shaped the model; their digest goes into the model's metadata.
+MODEL_SECTIONS = ("ingest", "split", "train", "evaluate")
+
+
+def check_parity(
+    pipeline: Pipeline, model: onnx.ModelProto, test: pd.DataFrame, schema: FeatureSchema, threshold: float
+) -> dict[str, dict]:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    frames = {"test": model_frame(test, schema)}
+    frames["split_points"] = split_point_rows(pipeline, schema, frames["test"].head(1))
+    return {
+        name: parity(pipeline.predict_proba(frame)[:, 1], onnx_scores(session, frame, schema), threshold).to_dict()
+        for name, frame in frames.items()
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = stage_parser(__doc__ or "")
+    for name in ("model", "schema", "train", "test", "metrics"):
+        parser.add_argument(f"--{name}", type=Path, required=True)
+    parser.add_argument("--onnx", type=Path, required=True)
+    parser.add_argument("--parity-report", type=Path, required=True)
+    args = parser.parse_args(argv)
+    params = load_section(args.params, "export", ExportParams)
+    all_params = read_params_file(args.params)
+    schema = FeatureSchema.from_dict(io.read_json(args.schema))
+    metrics = io.read_json(args.metrics)
+    pipeline = load_pipeline(args.model)
+
+    model = convert(pipeline, schema, params.opset, params.ml_opset)
+    version = content_version(model)
+    attach_metadata(
+        model,
+        {
+            "model_version": version,
+            "feature_schema": schema.to_dict(),
+            "threshold": str(metrics["threshold"]),
+            "metrics": metrics["test"],
+            "params_digest": io.sha256_json({k: all_params.get(k) for k in MODEL_SECTIONS}),
+            "training_data_digest": io.sha256_file(args.train),
+        },
+    )
+    onnx.checker.check_model(model, full_check=True)
+    results = check_parity(pipeline, model, pd.read_parquet(args.test), schema, metrics["threshold"])
+    passed = all(r["max_abs_diff"] <= params.max_abs_diff and r["flips"] <= params.max_flips for r in results.values())
+    io.write_json(args.parity_report, {
+        "passed": passed, "threshold": metrics["threshold"],
+        "max_abs_diff_allowed": params.max_abs_diff, "max_flips_allowed": params.max_flips,
+        **results,
+    })
+    if not passed:
+        raise StageError(f"ONNX parity failed, model not exported: {results}")
+    io.write_bytes(args.onnx, model.SerializeToString(deterministic=True))
+    logger.info(
+        "export: model %s, %d kB, parity max |dp| %.2g, %d flips over %d rows -> %s",
+        version, args.onnx.stat().st_size // 1024,
+        max(r["max_abs_diff"] for r in results.values()),
+        sum(r["flips"] for r in results.values()), sum(r["rows"] for r in results.values()), args.onnx,
+    )
+
+
+if __name__ == "__main__":
+    entry(main)

@@ -1,0 +1,56 @@
+"""Ingest: raw CSV -> typed Parquet that obeys the data contract, plus the feature schema."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from modelgate import io
+from modelgate.cli import StageError, entry, stage_parser
+from modelgate.params import IngestParams, load_section
+from modelgate.schema import FeatureSchema, enforce_contract
+
+logger = logging.getLogger(__name__)
+
+
+def read_raw(path: Path) -> pd.DataFrame:
+    """Read every cell as text (types are the contract's job); name the file on failure."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=True, encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise StageError(f"raw data file {path} does not exist") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise StageError(f"raw data file {path} is empty: no header, no rows") from exc
+    except (pd.errors.ParserError, csv.Error) as exc:
+        raise StageError(f"raw data file {path} is not valid CSV: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise StageError(f"raw data file {path} is not UTF-8 text: {exc.reason}") from exc
+    except OSError as exc:
+        raise StageError(f"cannot read raw data file {path}: {exc.strerror}") from exc
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = stage_parser(__doc__ or "")
+    parser.add_argument("--input", type=Path, required=True)
+    parser.add_argument("--output", type=Path, required=True, help="typed Parquet")
+    parser.add_argument("--schema", type=Path, required=True, help="feature schema JSON")
+    args = parser.parse_args(argv)
+    params = load_section(args.params, "ingest", IngestParams)
+
+    typed = enforce_contract(read_raw(args.input), params, str(args.input))
+    io.write_parquet(args.output, typed)
+    io.write_json(args.schema, FeatureSchema.from_params(params).to_dict())
+    positives = int((typed[params.target] == params.positive_class).sum())
+    logger.info(
+        "ingest: %d rows, %d features, %d %r (%.1f%%) -> %s",
+        len(typed), len(params.columns), positives, params.positive_class,
+        100 * positives / len(typed), args.output,
+    )
+
+
+if __name__ == "__main__":
+    entry(main)
