@@ -49,6 +49,11 @@ def convert(pipeline: Pipeline, schema: FeatureSchema, opset: int, ml_opset: int
         naming="modelgate_",
     )
     model.graph.name = "modelgate"
+    # skl2onnx collects opsets in a set, so their order follows PYTHONHASHSEED; sort for
+    # byte-identical files across runs.
+    imports = sorted(model.opset_import, key=lambda o: o.domain)
+    del model.opset_import[:]
+    model.opset_import.extend(imports)
     return model
 
 
