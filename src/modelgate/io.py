@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-FLOAT_DIGITS = 6
+SIGNIFICANT_DIGITS = 6
 
 
 @contextmanager
@@ -41,10 +41,11 @@ def write_bytes(target: Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def rounded(value: Any, digits: int = FLOAT_DIGITS) -> Any:
-    """Round floats (recursively) so JSON outputs are short and stable to read in diffs."""
+def rounded(value: Any, digits: int = SIGNIFICANT_DIGITS) -> Any:
+    """Round floats (recursively) to significant digits, so JSON outputs stay short in diffs
+    while a parity error of 4e-7 still reads as 4e-7."""
     if isinstance(value, float):
-        return value if not math.isfinite(value) else round(value, digits)
+        return value if not math.isfinite(value) else float(f"{value:.{digits}g}")
     if isinstance(value, dict):
         return {k: rounded(v, digits) for k, v in value.items()}
     if isinstance(value, list | tuple):

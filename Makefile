@@ -1,0 +1,70 @@
+# Self-documenting: `make` or `make help` lists the targets with their `## comment`.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3.11
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+RAW_DATA := $(wildcard data/raw/*.dvc)
+PYTEST_ARGS ?=
+
+# Stage commands in dvc.yaml run `python -m modelgate...`: they must find the project's venv.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# No interpreter downloads, ever: the machine's Python 3.11 is used.
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+.PHONY: env
+env: $(VENV)/.synced ## Create .venv exactly from uv.lock
+
+.PHONY: data
+data: env ## Bring the raw data snapshot into the workspace (default remote, else the bundled one)
+	@dvc pull --quiet $(RAW_DATA) 2>/dev/null || dvc pull --quiet -r bundled $(RAW_DATA)
+
+.PHONY: run
+run: data ## Reproduce the pipeline (dvc repro) and print a summary
+	dvc repro
+	@python -m modelgate.summary
+
+.PHONY: test
+test: data ## Run every test (unit, integration, slow ones included)
+	python -m pytest $(PYTEST_ARGS)
+
+.PHONY: test-fast
+test-fast: env ## Run the tests not marked slow
+	python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: env ## Check: ruff, ruff format --check, mypy
+	ruff check src tests benchmarks
+	ruff format --check src tests benchmarks
+	mypy
+
+.PHONY: format
+format: env ## Fix: ruff --fix and ruff format
+	ruff check --fix src tests benchmarks
+	ruff format src tests benchmarks
+
+.PHONY: bench
+bench: data ## Run the speed benchmarks (figures go in the README)
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; python $$script; done
+
+.PHONY: clean
+clean: ## Remove the environments and caches (not data, not the DVC cache)
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
