@@ -67,13 +67,15 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def write_frame(target: Path, frame: pd.DataFrame, writer: Callable[[pd.DataFrame, Path], None]) -> None:
+def write_frame(
+    target: Path, frame: pd.DataFrame, writer: Callable[[pd.DataFrame, Path], None]
+) -> None:
     with atomic_path(target) as tmp:
         writer(frame, tmp)
 
 
 def write_parquet(target: Path, frame: pd.DataFrame) -> None:
-    # No pandas index and a fixed writer: the same frame gives the same bytes, so dvc.lock is stable.
+    # No pandas index, a fixed writer: the same frame gives the same bytes, so dvc.lock holds.
     write_frame(target, frame, lambda f, p: f.to_parquet(p, index=False, engine="pyarrow"))
 
 

@@ -51,7 +51,9 @@ def calibration_table(y: np.ndarray, scores: np.ndarray, bins: int) -> list[dict
 
 def expected_calibration_error(y: np.ndarray, scores: np.ndarray, bins: int) -> float:
     table = calibration_table(y, scores, bins)
-    return sum(r["count"] * abs(r["mean_predicted"] - r["fraction_positive"]) for r in table) / len(y)
+    return sum(r["count"] * abs(r["mean_predicted"] - r["fraction_positive"]) for r in table) / len(
+        y
+    )
 
 
 def confusion(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, int]:
@@ -90,7 +92,9 @@ def choose_threshold(y: np.ndarray, scores: np.ndarray, costs: CostMatrix) -> fl
     return float(min(round(float(candidates[int(np.argmin(cost))]), 6), 1.0))
 
 
-def summarize(y: np.ndarray, scores: np.ndarray, threshold: float, costs: CostMatrix, bins: int) -> dict[str, float]:
+def summarize(
+    y: np.ndarray, scores: np.ndarray, threshold: float, costs: CostMatrix, bins: int
+) -> dict[str, float]:
     auc = float(roc_auc_score(y, scores))
     c = confusion(y, scores, threshold)
     declined = c["true_positive"] + c["false_positive"]

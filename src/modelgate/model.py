@@ -40,7 +40,11 @@ def build_pipeline(schema: FeatureSchema, params: TrainParams) -> Pipeline:
     features = ColumnTransformer(
         [
             ("numeric", "passthrough", schema.numeric),
-            ("categorical", OneHotEncoder(handle_unknown="ignore", dtype=np.float32), schema.categorical),
+            (
+                "categorical",
+                OneHotEncoder(handle_unknown="ignore", dtype=np.float32),
+                schema.categorical,
+            ),
         ],
         sparse_threshold=0.0,  # dense float32: what the ONNX graph computes too
     )

@@ -38,7 +38,9 @@ update_registered_converter(
 )
 
 
-def convert(pipeline: Pipeline, schema: FeatureSchema, opset: int, ml_opset: int) -> onnx.ModelProto:
+def convert(
+    pipeline: Pipeline, schema: FeatureSchema, opset: int, ml_opset: int
+) -> onnx.ModelProto:
     inputs = [(n, FloatTensorType([None, 1])) for n in schema.numeric]
     inputs += [(n, StringTensorType([None, 1])) for n in schema.categorical]
     model = convert_sklearn(
@@ -63,7 +65,9 @@ def content_version(model: onnx.ModelProto) -> str:
 
 
 def attach_metadata(model: onnx.ModelProto, properties: dict[str, object]) -> None:
-    texts = {k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in properties.items()}
+    texts = {
+        k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in properties.items()
+    }
     onnx.helper.set_model_props(model, {**read_metadata(model), **texts})
 
 
@@ -74,11 +78,15 @@ def read_metadata(model: onnx.ModelProto) -> dict[str, str]:
 def feed(frame: pd.DataFrame, schema: FeatureSchema) -> dict[str, np.ndarray]:
     """ONNX inputs for rows of `model_frame` output."""
     out = {n: frame[n].to_numpy(np.float32).reshape(-1, 1) for n in schema.numeric}
-    out.update({n: frame[n].astype(str).to_numpy(object).reshape(-1, 1) for n in schema.categorical})
+    out.update(
+        {n: frame[n].astype(str).to_numpy(object).reshape(-1, 1) for n in schema.categorical}
+    )
     return out
 
 
-def onnx_scores(session: ort.InferenceSession, frame: pd.DataFrame, schema: FeatureSchema) -> np.ndarray:
+def onnx_scores(
+    session: ort.InferenceSession, frame: pd.DataFrame, schema: FeatureSchema
+) -> np.ndarray:
     (probabilities,) = session.run([PROBABILITIES], feed(frame, schema))
     return np.asarray(probabilities)[:, 1]
 
@@ -97,7 +105,11 @@ def split_point_rows(pipeline: Pipeline, schema: FeatureSchema, base: pd.DataFra
         if position >= len(schema.numeric):
             continue  # a one-hot column: only 0 and 1 reach it
         at = np.float32(value)
-        for candidate in (np.nextafter(at, np.float32(-np.inf)), at, np.nextafter(at, np.float32(np.inf))):
+        for candidate in (
+            np.nextafter(at, np.float32(-np.inf)),
+            at,
+            np.nextafter(at, np.float32(np.inf)),
+        ):
             row = base.iloc[0].copy()
             row[schema.numeric[position]] = candidate
             rows.append(row)

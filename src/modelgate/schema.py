@@ -124,7 +124,9 @@ def enforce_contract(raw: pd.DataFrame, params: IngestParams, source: str) -> pd
     violations = [Violation(c, "required column", len(raw)) for c in expected if c not in raw]
     extra = [c for c in raw.columns if c not in expected]
     if extra and params.extra_columns == "error":
-        violations += [Violation(c, "undeclared column (extra_columns: error)", len(raw)) for c in extra]
+        violations += [
+            Violation(c, "undeclared column (extra_columns: error)", len(raw)) for c in extra
+        ]
     if violations:
         raise DataContractError(source, violations)
 

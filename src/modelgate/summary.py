@@ -18,12 +18,19 @@ KEY_METRICS = ("roc_auc", "gini", "ks", "brier", "ece", "approval_rate", "expect
 def render(metrics: dict, parity: dict, split: dict, model: Path, reports: Path) -> str:
     test = metrics["test"]
     lines = [
-        "Pipeline results (test set, " f"{test['rows']} rows):",
+        f"Pipeline results (test set, {test['rows']} rows):",
         *(f"  {name:<14} {test[name]:.4f}" for name in KEY_METRICS),
         f"  {'threshold':<14} {metrics['threshold']:.4f}  (decline when score >= threshold)",
-        "Split: " + ", ".join(f"{k} {v['rows']} ({v['positive_rate']:.1%} positive)" for k, v in split.items()),
+        "Split: "
+        + ", ".join(
+            f"{k} {v['rows']} ({v['positive_rate']:.1%} positive)" for k, v in split.items()
+        ),
         "ONNX parity: "
-        + ", ".join(f"{k} max |dp| {v['max_abs_diff']:.1e}, {v['flips']} flips" for k, v in parity.items() if isinstance(v, dict))
+        + ", ".join(
+            f"{k} max |dp| {v['max_abs_diff']:.1e}, {v['flips']} flips"
+            for k, v in parity.items()
+            if isinstance(v, dict)
+        )
         + (" -> PASSED" if parity["passed"] else " -> FAILED"),
         f"Model:   {model} ({model.stat().st_size // 1024} kB)",
         f"Reports: {reports}/ (metrics.json, parity.json, split.json, plots/, predictions/)",

@@ -55,7 +55,9 @@ def evaluate(
     return metrics, predictions, _plots(pipeline, schema, y_test, s_test, params)
 
 
-def _plots(pipeline: Pipeline, schema: FeatureSchema, y: np.ndarray, s: np.ndarray, params: EvaluateParams) -> dict[str, pd.DataFrame]:
+def _plots(
+    pipeline: Pipeline, schema: FeatureSchema, y: np.ndarray, s: np.ndarray, params: EvaluateParams
+) -> dict[str, pd.DataFrame]:
     fpr, tpr, _ = roc_curve(y, s)
     precision, recall, _ = precision_recall_curve(y, s)
     edges = np.linspace(0, 1, params.score_bins + 1)
@@ -103,7 +105,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     t = metrics["test"]
     logger.info(
         "evaluate: test ROC-AUC %.4f, KS %.4f, Brier %.4f, threshold %.4f, cost %.4f/applicant",
-        t["roc_auc"], t["ks"], t["brier"], metrics["threshold"], t["expected_cost"],
+        t["roc_auc"],
+        t["ks"],
+        t["brier"],
+        metrics["threshold"],
+        t["expected_cost"],
     )
 
 

@@ -34,13 +34,19 @@ MODEL_SECTIONS = ("ingest", "split", "train", "evaluate")
 
 
 def check_parity(
-    pipeline: Pipeline, model: onnx.ModelProto, test: pd.DataFrame, schema: FeatureSchema, threshold: float
+    pipeline: Pipeline,
+    model: onnx.ModelProto,
+    test: pd.DataFrame,
+    schema: FeatureSchema,
+    threshold: float,
 ) -> dict[str, dict]:
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     frames = {"test": model_frame(test, schema)}
     frames["split_points"] = split_point_rows(pipeline, schema, frames["test"].head(1))
     return {
-        name: parity(pipeline.predict_proba(frame)[:, 1], onnx_scores(session, frame, schema), threshold).to_dict()
+        name: parity(
+            pipeline.predict_proba(frame)[:, 1], onnx_scores(session, frame, schema), threshold
+        ).to_dict()
         for name, frame in frames.items()
     }
 
@@ -72,21 +78,34 @@ def main(argv: Sequence[str] | None = None) -> None:
         },
     )
     onnx.checker.check_model(model, full_check=True)
-    results = check_parity(pipeline, model, pd.read_parquet(args.test), schema, metrics["threshold"])
-    passed = all(r["max_abs_diff"] <= params.max_abs_diff and r["flips"] <= params.max_flips for r in results.values())
-    io.write_json(args.parity_report, {
-        "passed": passed, "threshold": metrics["threshold"],
-        "max_abs_diff_allowed": params.max_abs_diff, "max_flips_allowed": params.max_flips,
-        **results,
-    })
+    results = check_parity(
+        pipeline, model, pd.read_parquet(args.test), schema, metrics["threshold"]
+    )
+    passed = all(
+        r["max_abs_diff"] <= params.max_abs_diff and r["flips"] <= params.max_flips
+        for r in results.values()
+    )
+    io.write_json(
+        args.parity_report,
+        {
+            "passed": passed,
+            "threshold": metrics["threshold"],
+            "max_abs_diff_allowed": params.max_abs_diff,
+            "max_flips_allowed": params.max_flips,
+            **results,
+        },
+    )
     if not passed:
         raise StageError(f"ONNX parity failed, model not exported: {results}")
     io.write_bytes(args.onnx, model.SerializeToString(deterministic=True))
     logger.info(
         "export: model %s, %d kB, parity max |dp| %.2g, %d flips over %d rows -> %s",
-        version, args.onnx.stat().st_size // 1024,
+        version,
+        args.onnx.stat().st_size // 1024,
         max(r["max_abs_diff"] for r in results.values()),
-        sum(r["flips"] for r in results.values()), sum(r["rows"] for r in results.values()), args.onnx,
+        sum(r["flips"] for r in results.values()),
+        sum(r["rows"] for r in results.values()),
+        args.onnx,
     )
 
 

@@ -47,8 +47,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     positives = int((typed[params.target] == params.positive_class).sum())
     logger.info(
         "ingest: %d rows, %d features, %d %r (%.1f%%) -> %s",
-        len(typed), len(params.columns), positives, params.positive_class,
-        100 * positives / len(typed), args.output,
+        len(typed),
+        len(params.columns),
+        positives,
+        params.positive_class,
+        100 * positives / len(typed),
+        args.output,
     )
 
 

@@ -65,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     summary = describe(parts, schema)
     io.write_json(args.summary, summary)
     logger.info(
-        "split: %s", ", ".join(f"{n} {s['rows']} rows ({s['positive_rate']:.1%})" for n, s in summary.items())
+        "split: %s",
+        ", ".join(f"{n} {s['rows']} rows ({s['positive_rate']:.1%})" for n, s in summary.items()),
     )
 
 

@@ -31,7 +31,7 @@ def save_pipeline(path: Path, pipeline: Pipeline) -> None:
 
 def load_pipeline(path: Path) -> Pipeline:
     with path.open("rb") as handle:
-        pipeline = pickle.load(handle)  # noqa: S301 - our own pipeline output, hash-pinned by DVC
+        pipeline = pickle.load(handle)
     if not isinstance(pipeline, Pipeline):
         raise TypeError(f"{path} does not hold a scikit-learn Pipeline")
     return pipeline
@@ -51,7 +51,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     save_pipeline(args.model, pipeline)
     logger.info(
         "train: %d rows, %d features, %d trees -> %s",
-        len(frame), len(schema.features), params.n_estimators, args.model,
+        len(frame),
+        len(schema.features),
+        params.n_estimators,
+        args.model,
     )
 
 
