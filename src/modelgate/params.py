@@ -114,16 +114,23 @@ def read_params_file(path: Path) -> dict[str, object]:
     return data
 
 
-def load_section(path: Path, section: str, model: type[S]) -> S:
-    """Read `section` of the params file at `path` into `model`."""
-    data = read_params_file(path)
-    if section not in data:
-        raise ParamsError(f"params file {path} has no `{section}` section")
+def parse_section(data: object, section: str, model: type[S], source: Path) -> S:
+    """Validate `data` (the `section` of the params file `source`) into `model`."""
     try:
-        return model.model_validate(data[section])
+        return model.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{section}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
             for err in exc.errors()
         )
-        raise ParamsError(f"{path}: {problems}") from exc
+        raise ParamsError(f"{source}: {problems}") from exc
+
+
+def load_section(path: Path, section: str, model: type[S]) -> S:
+    """Read `section` of the params file at `path` into `model`; dots reach nested sections."""
+    data: object = read_params_file(path)
+    for key in section.split("."):
+        if not isinstance(data, dict) or key not in data:
+            raise ParamsError(f"params file {path} has no `{section}` section")
+        data = data[key]
+    return parse_section(data, section, model, path)

@@ -14,6 +14,8 @@ from sklearn.pipeline import Pipeline
 
 from modelgate import io
 from modelgate.cli import StageError, entry, stage_parser
+from modelgate.gates.common import record
+from modelgate.gates.results import GateResult, check_max
 from modelgate.model import model_frame
 from modelgate.onnx_export import (
     attach_metadata,
@@ -51,12 +53,22 @@ def check_parity(
     }
 
 
+def parity_gate(results: dict[str, dict], params: ExportParams) -> GateResult:
+    conditions = []
+    for name, r in results.items():
+        conditions.append(check_max(f"{name}: max |Δ probability|", r["max_abs_diff"], params.max_abs_diff))
+        conditions.append(check_max(f"{name}: decision flips", r["flips"], params.max_flips))
+    return GateResult("parity", conditions)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = stage_parser(__doc__ or "")
     for name in ("model", "schema", "train", "test", "metrics"):
         parser.add_argument(f"--{name}", type=Path, required=True)
     parser.add_argument("--onnx", type=Path, required=True)
     parser.add_argument("--parity-report", type=Path, required=True)
+    parser.add_argument("--gates-dir", type=Path, default=None, help="where gate results go")
+    parser.add_argument("--report", type=Path, default=None, help="combined gates.json")
     args = parser.parse_args(argv)
     params = load_section(args.params, "export", ExportParams)
     all_params = read_params_file(args.params)
@@ -95,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             **results,
         },
     )
+    if args.gates_dir and args.report:
+        record(parity_gate(results, params), args.gates_dir, args.report)
     if not passed:
         raise StageError(f"ONNX parity failed, model not exported: {results}")
     io.write_bytes(args.onnx, model.SerializeToString(deterministic=True))

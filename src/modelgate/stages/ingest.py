@@ -11,8 +11,10 @@ import pandas as pd
 
 from modelgate import io
 from modelgate.cli import StageError, entry, stage_parser
+from modelgate.gates.common import record
+from modelgate.gates.results import Condition, GateResult, Status
 from modelgate.params import IngestParams, load_section
-from modelgate.schema import FeatureSchema, enforce_contract
+from modelgate.schema import DataContractError, FeatureSchema, enforce_contract
 
 logger = logging.getLogger(__name__)
 
@@ -33,15 +35,34 @@ def read_raw(path: Path) -> pd.DataFrame:
         raise StageError(f"cannot read raw data file {path}: {exc.strerror}") from exc
 
 
+def contract_gate(error: DataContractError | None, rows: int, columns: int) -> GateResult:
+    if error is None:
+        ok = Condition("data contract", Status.PASS, rows, "every declared rule",
+                       f"{rows} rows and {columns} columns obey the contract")
+        return GateResult("contract", [ok])
+    return GateResult("contract", [
+        Condition(f"{v.column}: {v.rule}", Status.FAIL, v.rows, v.rule, str(v)) for v in error.violations
+    ])
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = stage_parser(__doc__ or "")
     parser.add_argument("--input", type=Path, required=True)
     parser.add_argument("--output", type=Path, required=True, help="typed Parquet")
     parser.add_argument("--schema", type=Path, required=True, help="feature schema JSON")
+    parser.add_argument("--gates-dir", type=Path, default=None, help="where gate results go")
+    parser.add_argument("--report", type=Path, default=None, help="combined gates.json")
     args = parser.parse_args(argv)
     params = load_section(args.params, "ingest", IngestParams)
 
-    typed = enforce_contract(read_raw(args.input), params, str(args.input))
+    try:
+        typed = enforce_contract(read_raw(args.input), params, str(args.input))
+    except DataContractError as exc:
+        if args.gates_dir and args.report:
+            record(contract_gate(exc, 0, 0), args.gates_dir, args.report)
+        raise
+    if args.gates_dir and args.report:
+        record(contract_gate(None, len(typed), len(params.columns)), args.gates_dir, args.report)
     io.write_parquet(args.output, typed)
     io.write_json(args.schema, FeatureSchema.from_params(params).to_dict())
     positives = int((typed[params.target] == params.positive_class).sum())

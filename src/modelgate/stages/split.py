@@ -24,17 +24,34 @@ def split_frame(frame: pd.DataFrame, target: str, params: SplitParams) -> dict[s
     labels = frame[target]
     if labels.value_counts().min() < 3:
         raise StageError(f"column {target!r}: each class needs at least 3 rows to stratify")
-    rest, test = train_test_split(
-        frame, test_size=params.test_size, stratify=labels, random_state=params.seed
-    )
-    val_share = params.validation_size / (1 - params.test_size)
-    train, validation = train_test_split(
-        rest, test_size=val_share, stratify=rest[target], random_state=params.seed
-    )
-    return {
+    try:
+        rest, test = train_test_split(
+            frame, test_size=params.test_size, stratify=labels, random_state=params.seed
+        )
+        val_share = params.validation_size / (1 - params.test_size)
+        train, validation = train_test_split(
+            rest, test_size=val_share, stratify=rest[target], random_state=params.seed
+        )
+    except ValueError as exc:  # scikit-learn: a class too small for these sizes
+        raise StageError(f"column {target!r}: cannot stratify at these sizes: {exc}") from exc
+    parts = {
         name: part.reset_index(drop=True)
         for name, part in zip(PARTS, (train, validation, test), strict=True)
     }
+    _require_every_class(parts, target, set(labels.dropna().unique()))
+    return parts
+
+
+def _require_every_class(parts: dict[str, pd.DataFrame], target: str, classes: set) -> None:
+    # Three rows per class do not guarantee it: a rare class can round to zero rows in a part,
+    # and training or AUC on such a part fails (or misleads) later.
+    for name, part in parts.items():
+        missing = sorted(str(c) for c in classes - set(part[target].dropna().unique()))
+        if missing:
+            raise StageError(
+                f"column {target!r}: the {name} part has 0 rows of class(es) {missing}; "
+                "add rows of those classes or change split.test_size / split.validation_size"
+            )
 
 
 def describe(parts: dict[str, pd.DataFrame], schema: FeatureSchema) -> dict[str, dict]:

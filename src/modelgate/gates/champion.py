@@ -1,0 +1,200 @@
+"""Champion / challenger gate: the working tree's model against the base branch's model, both
+scored on the same test rows, with a paired bootstrap interval of the ROC-AUC difference.
+
+The base model is found through git, never the network: the base commit's `dvc.lock` names the
+ONNX file's md5, looked up in the local DVC cache (CI restores it or `dvc fetch`es it first).
+When it is not there, the gate compares against the base's git-tracked metrics and says so.
+The base is not a DVC dependency on purpose: which branch is the base is a fact about the pull
+request, not an input of the model, and dvc.lock must be the same on every branch with the
+same inputs. So this stage has no declared outputs; it writes its gate file beside the others.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from sklearn.metrics import roc_auc_score
+
+from modelgate import io
+from modelgate.cli import entry, stage_parser
+from modelgate.gates.common import finish
+from modelgate.gates.results import Condition, GateResult, Status
+from modelgate.metrics import CostMatrix, summarize
+from modelgate.model import labels, model_frame
+from modelgate.onnx_export import onnx_scores
+from modelgate.params import EvaluateParams, load_section
+from modelgate.schema import FeatureSchema
+
+logger = logging.getLogger(__name__)
+
+BASE_REF_ENV = "MODELGATE_BASE_REF"
+
+
+class Tolerance(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    better: Literal["higher", "lower"]
+    tolerance: float = Field(ge=0)
+    kind: Literal["absolute", "relative"] = "absolute"
+
+
+class ChampionParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    base_ref: str
+    n_bootstrap: int = Field(ge=100)
+    confidence: float = Field(gt=0.5, lt=1)
+    seed: int
+    auc_tolerance: float = Field(ge=0)
+    metrics: dict[str, Tolerance]
+
+
+@dataclass(frozen=True)
+class Base:
+    ref: str
+    model: bytes | None = None
+    metrics: dict[str, float] | None = None
+    why: str = ""
+
+
+def _git_show(ref: str, path: str) -> str:
+    return subprocess.run(
+        ["git", "show", f"{ref}:{path}"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def _cached_out(lock: dict, path: str, cache_dir: Path) -> Path | None:
+    for stage in lock.get("stages", {}).values():
+        for out in stage.get("outs", []):
+            if out.get("path") == path and "md5" in out:
+                md5 = out["md5"]
+                candidate = cache_dir / "files" / "md5" / md5[:2] / md5[2:]
+                return candidate if candidate.exists() else None
+    return None
+
+
+def find_base(ref: str, model_path: str, metrics_path: str, cache_dir: Path) -> Base:
+    """The base's ONNX model if the cache has it, else its committed metrics, else nothing."""
+    try:
+        lock = yaml.safe_load(_git_show(ref, "dvc.lock")) or {}
+    except subprocess.CalledProcessError as exc:
+        return Base(ref, why=f"no dvc.lock at {ref!r} ({exc.stderr.strip() or 'unknown ref'})")
+    cached = _cached_out(lock, model_path, cache_dir)
+    if cached is not None:
+        return Base(ref, model=cached.read_bytes())
+    try:
+        metrics = json.loads(_git_show(ref, metrics_path))["test"]
+    except (subprocess.CalledProcessError, KeyError, json.JSONDecodeError):
+        return Base(ref, why=f"neither the model nor {metrics_path} of {ref!r} is available")
+    return Base(ref, metrics=metrics, why=f"the model of {ref!r} is not in the DVC cache")
+
+
+def paired_auc_interval(y: np.ndarray, challenger: np.ndarray, champion: np.ndarray, params: ChampionParams) -> tuple[float, float]:
+    rng = np.random.default_rng(params.seed)
+    diffs = []
+    for _ in range(params.n_bootstrap):
+        idx = rng.integers(0, len(y), len(y))
+        if y[idx].min() == y[idx].max():
+            continue
+        diffs.append(roc_auc_score(y[idx], challenger[idx]) - roc_auc_score(y[idx], champion[idx]))
+    alpha = (1 - params.confidence) / 2
+    low, high = np.quantile(diffs, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+def tolerance_conditions(challenger: dict[str, float], champion: dict[str, float], params: ChampionParams) -> list[Condition]:
+    out = []
+    for name, rule in params.metrics.items():
+        delta = challenger[name] - champion[name]
+        worse_by = -delta if rule.better == "higher" else delta
+        allowed = rule.tolerance * (abs(champion[name]) if rule.kind == "relative" else 1.0)
+        ok = worse_by <= allowed
+        out.append(Condition(
+            f"{name} vs champion", Status.PASS if ok else Status.FAIL,
+            {"challenger": challenger[name], "champion": champion[name], "delta": delta},
+            f"worse by at most {rule.tolerance:g}{' (relative)' if rule.kind == 'relative' else ''}",
+            f"{name} {challenger[name]:.4g} vs {champion[name]:.4g} ({delta:+.4g}); "
+            + ("within tolerance" if ok else f"worse than the allowed {allowed:.4g}"),
+        ))
+    return out
+
+
+def champion_gate(
+    test: pd.DataFrame, schema: FeatureSchema, challenger_model: bytes, base: Base,
+    params: ChampionParams, costs: CostMatrix, bins: int,
+) -> GateResult:
+    result = GateResult("champion", notes=[f"base: {base.ref}"])
+    y = labels(test, schema)
+    ch_scores, ch_threshold = _score(challenger_model, test)
+    ch_metrics = summarize(y, ch_scores, ch_threshold, costs, bins)
+    if base.model is None:
+        result.notes.append(f"{base.why}; " + ("compared with its committed test metrics, without a confidence interval"
+                                             if base.metrics else "nothing to compare against (first run?)"))
+        if base.metrics is None:
+            result.conditions.append(Condition("champion available", Status.WARN, None, "a base model", base.why))
+            return result
+        result.conditions += tolerance_conditions(ch_metrics, base.metrics, params)
+        return result
+    base_scores, base_threshold = _score(base.model, test)
+    base_metrics = summarize(y, base_scores, base_threshold, costs, bins)
+    low, high = paired_auc_interval(y, ch_scores, base_scores, params)
+    diff = ch_metrics["roc_auc"] - base_metrics["roc_auc"]
+    worse = high < -params.auc_tolerance
+    result.conditions.append(Condition(
+        "ROC-AUC difference (paired bootstrap)", Status.FAIL if worse else Status.PASS,
+        {"delta": diff, "ci_low": low, "ci_high": high, "confidence": params.confidence},
+        f"upper bound >= -{params.auc_tolerance:g}",
+        f"ΔROC-AUC {diff:+.4f}, {params.confidence:.0%} CI [{low:+.4f}, {high:+.4f}]: "
+        + ("worse beyond tolerance with confidence" if worse else
+           "significant gain" if low > 0 else "no significant change" if high >= 0 else "within tolerance"),
+    ))
+    result.conditions += tolerance_conditions(ch_metrics, base_metrics, params)
+    return result
+
+
+def _score(model: bytes, test: pd.DataFrame) -> tuple[np.ndarray, float]:
+    """Scores and threshold of an ONNX model, using the feature schema it carries."""
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    meta = read_metadata_bytes(session)
+    schema = FeatureSchema.from_dict(json.loads(meta["feature_schema"]))
+    missing = [f for f in schema.features if f not in test]
+    if missing:
+        raise ValueError(f"the model needs feature(s) the test data lacks: {missing}")
+    return onnx_scores(session, model_frame(test, schema), schema), float(meta["threshold"])
+
+
+def read_metadata_bytes(session: ort.InferenceSession) -> dict[str, str]:
+    return dict(session.get_modelmeta().custom_metadata_map)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = stage_parser(__doc__ or "")
+    for name in ("model", "test", "schema", "gates-dir", "report"):
+        parser.add_argument(f"--{name}", type=Path, required=True)
+    parser.add_argument("--base-metrics", required=True, help="git path of the metrics JSON")
+    parser.add_argument("--cache-dir", type=Path, default=Path(".dvc/cache"))
+    args = parser.parse_args(argv)
+    params = load_section(args.params, "gates.champion", ChampionParams)
+    evaluate = load_section(args.params, "evaluate", EvaluateParams)
+    ref = os.environ.get(BASE_REF_ENV) or params.base_ref
+    base = find_base(ref, str(args.model), args.base_metrics, args.cache_dir)
+    result = champion_gate(
+        pd.read_parquet(args.test), FeatureSchema.from_dict(io.read_json(args.schema)),
+        args.model.read_bytes(), base, params,
+        CostMatrix(evaluate.cost_false_negative, evaluate.cost_false_positive), evaluate.calibration_bins,
+    )
+    finish(result, args.gates_dir, args.report)
+
+
+if __name__ == "__main__":
+    entry(main)

@@ -1,0 +1,50 @@
+"""Split gate: the Deepchecks train-test-validation suite on the train and test partitions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+from deepchecks.tabular.suites import train_test_validation
+
+from modelgate import io
+from modelgate.cli import entry, stage_parser
+from modelgate.gates.common import finish
+from modelgate.gates.results import GateResult
+from modelgate.gates.suites import SuiteParams, build_suite, dataset, run_suite
+from modelgate.params import load_section
+from modelgate.schema import FeatureSchema
+
+
+def split_gate(
+    train: pd.DataFrame, test: pd.DataFrame, schema: FeatureSchema, params: SuiteParams, html: Path | None
+) -> GateResult:
+    columns = [schema.target, *schema.features]
+    suite = build_suite(train_test_validation, params)
+    return GateResult(
+        "split",
+        run_suite(
+            suite,
+            params,
+            html,
+            train_dataset=dataset(train[columns], schema.target, schema.categorical),
+            test_dataset=dataset(test[columns], schema.target, schema.categorical),
+        ),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = stage_parser(__doc__ or "")
+    for name in ("train", "test", "schema", "gates-dir", "report"):
+        parser.add_argument(f"--{name}", type=Path, required=True)
+    parser.add_argument("--html", type=Path, default=None)
+    args = parser.parse_args(argv)
+    params = load_section(args.params, "gates.split", SuiteParams)
+    schema = FeatureSchema.from_dict(io.read_json(args.schema))
+    result = split_gate(pd.read_parquet(args.train), pd.read_parquet(args.test), schema, params, args.html)
+    finish(result, args.gates_dir, args.report)
+
+
+if __name__ == "__main__":
+    entry(main)

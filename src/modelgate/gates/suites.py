@@ -1,0 +1,114 @@
+"""Run a stock Deepchecks suite with the conditions and severities declared in `params.yaml`.
+
+`params.yaml` names checks by class (`DataDuplicates`), picks one of the check's own
+`add_condition_*` methods with its arguments, and says whether a broken condition fails the gate
+or only warns. Checks the params do not name keep Deepchecks' default conditions at
+`default_on_fail`. A check named in the params but absent from the stock suite is added.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from deepchecks.core import ConditionCategory
+from deepchecks.core.check_result import CheckFailure, CheckResult
+from deepchecks.tabular import Dataset, Suite
+from deepchecks.tabular import checks as tabular_checks
+from pydantic import BaseModel, ConfigDict, Field
+
+from modelgate.gates.results import Condition, Status
+
+logger = logging.getLogger(__name__)
+
+Severity = Literal["fail", "warn", "off"]
+
+
+class CheckSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    init: dict[str, Any] | None = None  # constructor arguments; replaces the suite's instance
+    condition: str | None = None  # an add_condition_* method of the check
+    args: dict[str, Any] = Field(default_factory=dict)
+    on_fail: Severity = "fail"
+
+
+class SuiteParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_samples: int = Field(ge=100)
+    random_state: int = 0
+    default_on_fail: Severity = "warn"
+    checks: dict[str, CheckSpec] = Field(default_factory=dict)
+
+
+def build_suite(factory: Callable[..., Suite], params: SuiteParams) -> Suite:
+    suite = factory(n_samples=params.n_samples, random_state=params.random_state)
+    present = {type(check).__name__: index for index, check in suite.checks.items()}
+    for name, spec in params.checks.items():
+        if spec.on_fail == "off":
+            if name in present:
+                suite.remove(present[name])
+            continue
+        if name in present and spec.init is not None:
+            suite.remove(present.pop(name))
+        if name not in present:
+            suite.add(_new_check(name, spec, params))
+            present = {type(c).__name__: i for i, c in suite.checks.items()}
+        if spec.condition:
+            check = suite.checks[present[name]]
+            check.clean_conditions()
+            getattr(check, spec.condition)(**spec.args)
+    return suite
+
+
+def _new_check(name: str, spec: CheckSpec, params: SuiteParams) -> Any:
+    check_class = getattr(tabular_checks, name, None)
+    if check_class is None:
+        raise ValueError(f"gates: Deepchecks has no tabular check named {name!r}")
+    sampling = {"n_samples": params.n_samples, "random_state": params.random_state}
+    return check_class(**sampling, **(spec.init or {}))
+
+
+def run_suite(suite: Suite, params: SuiteParams, html: Path | None, **datasets: Any) -> list[Condition]:
+    """Run `suite` and translate every condition into a gate condition."""
+    result = suite.run(**datasets)
+    if html is not None:
+        html.parent.mkdir(parents=True, exist_ok=True)
+        result.save_as_html(str(html), as_widget=False)
+    conditions: list[Condition] = []
+    for check_result in result.results:
+        conditions += _conditions(check_result, params)
+    return conditions
+
+
+def _severity(check_name: str, params: SuiteParams) -> Status:
+    spec = params.checks.get(check_name)
+    on_fail = spec.on_fail if spec else params.default_on_fail
+    return Status.FAIL if on_fail == "fail" else Status.WARN
+
+
+def _conditions(check_result: CheckResult | CheckFailure, params: SuiteParams) -> list[Condition]:
+    check_name = type(check_result.check).__name__
+    spec = params.checks.get(check_name)
+    threshold = spec.args if spec and spec.condition else "deepchecks default"
+    if isinstance(check_result, CheckFailure):
+        status = _severity(check_name, params) if spec else Status.WARN
+        return [Condition(check_name, status, None, threshold, f"check did not run: {check_result.exception}")]
+    out = []
+    for cond in check_result.conditions_results:
+        if cond.category == ConditionCategory.PASS:
+            status = Status.PASS
+        elif cond.category == ConditionCategory.WARN:
+            status = Status.WARN
+        else:  # FAIL, or ERROR: a condition that cannot be evaluated is not a pass
+            status = _severity(check_name, params)
+        out.append(Condition(f"{check_name}: {cond.name}", status, cond.details, threshold, cond.details))
+    return out
+
+
+def dataset(frame: pd.DataFrame, label: str, categorical: list[str]) -> Dataset:
+    return Dataset(frame, label=label, cat_features=categorical)
