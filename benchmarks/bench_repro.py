@@ -28,8 +28,9 @@ Figures are wall times on a shared machine: anything else running (tests, anothe
 inflates them. The load average at start and end is printed; rerun if it is high. A venv
 without compiled bytecode (`uv sync` does not compile by default; PYTHONDONTWRITEBYTECODE=1
 keeps Python from caching it) pays for compiling every imported module on every command;
-`--pycache DIR` runs every subprocess with PYTHONPYCACHEPREFIX=DIR and bytecode writing on, to
-measure a compiled venv without writing into it.
+`--pycache DIR` compiles the standard library and site-packages into DIR once (untimed), then
+runs every subprocess with PYTHONPYCACHEPREFIX=DIR and bytecode writing on: the figures of a
+compiled venv, without writing into the venv.
 
     .venv/bin/python benchmarks/bench_repro.py [--full-runs 2] [--noop-runs 5] [--json]
 """
@@ -44,6 +45,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -67,11 +69,15 @@ GIT = [
 ]
 
 
+# Every command's output, written to <work>/commands.log when --keep keeps the copies.
+COMMAND_LOG: list[str] = []
+
+
 class BenchError(RuntimeError):
     pass
 
 
-def run(cmd: list[str] | str, cwd: Path, env: dict[str, str]) -> float:
+def run(cmd: list[str] | str, cwd: Path, env: dict[str, str], check: bool = True) -> float:
     """Run one command to completion; return its wall time in seconds."""
     start = time.perf_counter_ns()
     proc = subprocess.run(
@@ -84,8 +90,12 @@ def run(cmd: list[str] | str, cwd: Path, env: dict[str, str]) -> float:
         check=False,
     )
     elapsed = (time.perf_counter_ns() - start) / 1e9
-    if proc.returncode != 0:
-        shown = cmd if isinstance(cmd, str) else shlex.join(cmd)
+    shown = cmd if isinstance(cmd, str) else shlex.join(cmd)
+    COMMAND_LOG.append(
+        f"$ {shown}  # in {cwd}, {elapsed:.2f} s, exit {proc.returncode}\n"
+        f"{proc.stdout}{proc.stderr}"
+    )
+    if check and proc.returncode != 0:
         raise BenchError(f"`{shown}` failed in {cwd} ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return elapsed
 
@@ -239,15 +249,11 @@ def main(argv: list[str] | None = None) -> int:
         template = work / "template"
         template.mkdir()
         make_template(template, args.dvc_config, subprocess_env(template, pycache))
-        if pycache is not None:  # compile once, untimed, so timed runs see a warm venv
-            run(["dvc", "status"], template, subprocess_env(template, pycache))
-            for _, cmd in stage_order(template / "dvc.yaml"):
-                module = shlex.split(cmd)[2]
-                run(
-                    ["python", "-c", f"import {module}"],
-                    template,
-                    subprocess_env(template, pycache),
-                )
+        if pycache is not None:  # compile once, untimed, as `uv sync --compile-bytecode` would
+            paths = sysconfig.get_paths()
+            dirs = sorted({paths["stdlib"], paths["purelib"], paths["platlib"]})
+            compileall = [sys.executable, "-m", "compileall", "-q", "-j", "0", *dirs]
+            run(compileall, template, subprocess_env(template, pycache), check=False)
 
         direct: list[float] = []
         per_stage: dict[str, list[float]] = {}
@@ -261,11 +267,12 @@ def main(argv: list[str] | None = None) -> int:
                 per_stage.setdefault(name, []).append(elapsed)
                 total += elapsed
             direct.append(total)
-            shutil.rmtree(copy)
+            if not args.keep:
+                shutil.rmtree(copy)
 
             copy = fresh_copy(template, work / f"full-{i}")
             full.append(run(["dvc", "repro"], copy, subprocess_env(copy, pycache)))
-            if i < args.full_runs - 1:
+            if i < args.full_runs - 1 and not args.keep:
                 shutil.rmtree(copy)
         done = copy
         env = subprocess_env(done, pycache)
@@ -283,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         ).stdout
     finally:
         if args.keep:
-            print(f"temporary copies kept in {work}")
+            (work / "commands.log").write_text("\n".join(COMMAND_LOG))
+            print(f"temporary copies and commands.log kept in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
 

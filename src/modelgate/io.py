@@ -42,10 +42,13 @@ def write_bytes(target: Path, data: bytes) -> None:
 
 
 def rounded(value: Any, digits: int = SIGNIFICANT_DIGITS) -> Any:
-    """Round floats (recursively) to significant digits, so JSON outputs stay short in diffs
-    while a parity error of 4e-7 still reads as 4e-7."""
+    """Round computed floats (recursively) to significant digits, so JSON outputs stay short
+    in diffs while a parity error of 4e-7 still reads as 4e-7. Floats that already are short
+    decimals (up to 8 digits, like a chosen threshold of 0.1000004) are kept exactly."""
     if isinstance(value, float):
-        return value if not math.isfinite(value) else float(f"{value:.{digits}g}")
+        if not math.isfinite(value) or float(f"{value:.8g}") == value:
+            return value
+        return float(f"{value:.{digits}g}")
     if isinstance(value, dict):
         return {k: rounded(v, digits) for k, v in value.items()}
     if isinstance(value, list | tuple):

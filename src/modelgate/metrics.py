@@ -74,22 +74,32 @@ def expected_cost(y: np.ndarray, scores: np.ndarray, threshold: float, costs: Co
 
 
 def choose_threshold(y: np.ndarray, scores: np.ndarray, costs: CostMatrix) -> float:
-    """The cost-minimising threshold, taken halfway between adjacent distinct scores.
+    """The cost-minimising threshold, as the shortest decimal between two adjacent scores.
 
-    Midpoints keep the decision stable for scores equal to a training-time score; ties in cost
-    resolve to the lowest threshold (the more cautious lender).
+    A short decimal reads well in params and reports and survives JSON unchanged; sitting
+    strictly between scores keeps every validation decision as optimised. Ties in cost resolve
+    to the lowest threshold (the more cautious lender).
     """
     distinct = np.unique(scores)
-    candidates = np.concatenate([[0.0], (distinct[:-1] + distinct[1:]) / 2, [1.0 + 1e-9]])
+    # Candidate k declines every score >= distinct[k]; k = len(distinct) declines nobody.
     order = np.argsort(scores)
     sorted_scores, sorted_y = scores[order], y[order]
-    # Rows with score < t are approved: count positives and negatives below each candidate.
-    below = np.searchsorted(sorted_scores, candidates, side="left")
+    below = np.searchsorted(sorted_scores, np.append(distinct, np.inf), side="left")
     pos_below = np.concatenate([[0], np.cumsum(sorted_y)])[below]
-    neg_below = below - pos_below
-    false_pos = (len(y) - y.sum()) - neg_below
-    cost = pos_below * costs.false_negative + false_pos * costs.false_positive
-    return float(min(round(float(candidates[int(np.argmin(cost))]), 6), 1.0))
+    false_pos = (len(y) - y.sum()) - (below - pos_below)
+    best = int(np.argmin(pos_below * costs.false_negative + false_pos * costs.false_positive))
+    low = float(distinct[best - 1]) if best > 0 else 0.0
+    high = float(distinct[best]) if best < len(distinct) else 1.0
+    return _shortest_decimal_in(low, high, strict_low=best > 0)
+
+
+def _shortest_decimal_in(low: float, high: float, strict_low: bool) -> float:
+    """The decimal with fewest significant digits in (low, high] (or [low, high])."""
+    for digits in range(1, 18):
+        for candidate in (float(f"{(low + high) / 2:.{digits}g}"), float(f"{high:.{digits}g}")):
+            if (low < candidate or (not strict_low and low == candidate)) and candidate <= high:
+                return candidate
+    return high
 
 
 def summarize(

@@ -120,7 +120,7 @@ def parse_section(data: object, section: str, model: type[S], source: Path) -> S
         return model.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{section}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            f"{'.'.join([section, *(str(p) for p in err['loc'])])}: {err['msg']}"
             for err in exc.errors()
         )
         raise ParamsError(f"{source}: {problems}") from exc

@@ -2,7 +2,8 @@
 
 `repo_copy` makes and drives a throwaway copy of the repository; this module adds what a remote
 needs: configuring one the way a team would, knowing which outputs travel through it, checking
-what comes back by md5 independently of DVC, and a loopback `sshd`.
+what comes back by md5 independently of DVC, listing what a remote holds, and a loopback
+`sshd`.
 """
 
 from __future__ import annotations
@@ -53,7 +54,11 @@ def dvc_json(repo: Path, *args: str) -> object:
     """`dvc ARGS --json`, parsed. Unlike `run_dvc`, stderr stays apart: DVC warns there."""
     result = subprocess.run(
         [str(VENV_BIN / "dvc"), *args, "--json"],
-        cwd=repo, env=stage_env(repo), capture_output=True, text=True, timeout=DVC_TIMEOUT_S,
+        cwd=repo,
+        env=stage_env(repo),
+        capture_output=True,
+        text=True,
+        timeout=DVC_TIMEOUT_S,
         check=False,
     )
     assert result.returncode == 0, f"dvc {' '.join(args)}:\n{result.stdout}{result.stderr}"
@@ -101,8 +106,11 @@ def md5_of(path: Path) -> str | None:
     if not path.is_dir():
         return None
     entries = sorted(
-        ({"md5": md5_of(item), "relpath": item.relative_to(path).as_posix()}
-         for item in path.rglob("*") if item.is_file()),
+        (
+            {"md5": md5_of(item), "relpath": item.relative_to(path).as_posix()}
+            for item in path.rglob("*")
+            if item.is_file()
+        ),
         key=lambda entry: entry["relpath"],
     )
     return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
@@ -113,13 +121,55 @@ def object_key(md5: str) -> str:
     return f"files/md5/{md5[:2]}/{md5[2:]}"
 
 
-def free_port() -> int:
+def dir_keys(root: Path) -> set[str]:
+    """What a local-directory or SSH remote rooted at `root` holds, relative to `root`."""
+    return {path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()}
+
+
+def bucket_keys(client, bucket: str, prefix: str) -> set[str]:
+    """What an S3 remote at `s3://bucket/prefix` holds, relative to the prefix."""
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return {
+        item["Key"].removeprefix(f"{prefix}/")
+        for page in pages
+        for item in page.get("Contents", [])
+    }
+
+
+def start_sshd(binary: str, home: Path) -> tuple[subprocess.Popen, int, Path]:
+    """An `sshd` on a free loopback port, letting this user in with a new key kept in `home`:
+    (process, port, client key file). Only sftp is needed: DVC talks sftp."""
+    for key in ("host_key", "client_key"):
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / key)], check=True
+        )
+    port = _free_port()
+    (home / "sshd_config").write_text(
+        f"ListenAddress 127.0.0.1\nPort {port}\nHostKey {home / 'host_key'}\n"
+        f"PidFile {home / 'sshd.pid'}\nAuthorizedKeysFile {home / 'client_key.pub'}\n"
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+        # Without PAM, Debian's sshd refuses accounts whose shadow password is `*` as locked.
+        "UsePAM yes\nStrictModes no\nSubsystem sftp internal-sftp\n"
+    )
+    with (home / "sshd.log").open("w") as log:
+        server = subprocess.Popen(
+            [binary, "-D", "-e", "-f", str(home / "sshd_config")], stdout=log, stderr=log
+        )
+    try:
+        _wait_for_port(port, server)
+    except (RuntimeError, TimeoutError):
+        server.kill()
+        raise
+    return server, port, home / "client_key"
+
+
+def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-def wait_for_port(port: int, process: subprocess.Popen, timeout_s: float = 10.0) -> None:
+def _wait_for_port(port: int, process: subprocess.Popen, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:

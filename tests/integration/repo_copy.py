@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -28,10 +29,7 @@ _GIT_IDENTITY = ("-c", "user.name=modelgate tests", "-c", "user.email=tests@exam
 
 
 def repo_root() -> Path:
-    out = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"], cwd=HERE, check=True, capture_output=True, text=True
-    )
-    return Path(out.stdout.strip())
+    return Path(git(HERE, "rev-parse", "--show-toplevel").strip())
 
 
 def git(repo: Path, *args: str) -> str:
@@ -48,7 +46,8 @@ def stage_env(repo: Path) -> dict[str, str]:
     first on PYTHONPATH because the venv's editable install points at the original checkout:
     without it, the stages would run the original's code while DVC hashes the copy's.
     """
-    env = dict(os.environ)
+    # MODELGATE_* settings (a CI's base ref, a serving path) describe another checkout.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELGATE_")}
     env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", "")])
     env["PYTHONPATH"] = str(repo / "src")
     env["DVC_NO_ANALYTICS"] = "1"
@@ -77,19 +76,62 @@ def ran_stages(output: str) -> list[str]:
     return RAN_STAGE.findall(output)
 
 
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    deps: tuple[str, ...]
+    outs: tuple[str, ...]  # outs, metrics and plots
+    run_cacheable: bool
+
+
+def _path(entry: str | dict) -> str:
+    return entry if isinstance(entry, str) else next(iter(entry))
+
+
+def _uncached(entry: str | dict) -> bool:
+    return isinstance(entry, dict) and next(iter(entry.values())).get("cache") is False
+
+
+def pipeline(dvc_yaml: Path) -> dict[str, Stage]:
+    """The stages of `dvc_yaml`, in file order.
+
+    DVC 3 saves no run cache for a stage without outputs, or with a `cache: false` entry under
+    `outs` (metrics and plots are exempt): see `Stage.run` in dvc/stage/__init__.py. Such a
+    stage runs again whenever its inputs change back to a state it has seen.
+    """
+    stages = {}
+    for name, spec in yaml.safe_load(dvc_yaml.read_text(encoding="utf-8"))["stages"].items():
+        outs = [*spec.get("outs", []), *spec.get("metrics", []), *spec.get("plots", [])]
+        cacheable = bool(outs) and not any(_uncached(o) for o in spec.get("outs", []))
+        stages[name] = Stage(
+            name, tuple(map(_path, spec.get("deps", []))), tuple(map(_path, outs)), cacheable
+        )
+    return stages
+
+
+def _under(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(f"{parent.rstrip('/')}/")
+
+
+def downstream(stages: dict[str, Stage], start: str) -> set[str]:
+    """`start` and every stage that depends on its outputs, directly or not."""
+    found, frontier = {start}, [start]
+    while frontier:
+        outs = stages[frontier.pop()].outs
+        for stage in stages.values():
+            if stage.name not in found and any(_under(d, o) for d in stage.deps for o in outs):
+                found.add(stage.name)
+                frontier.append(stage.name)
+    return found
+
+
 def declared_outputs(dvc_yaml: Path) -> set[str]:
     """Every `outs`, `metrics` and `plots` path of every stage in `dvc_yaml`."""
-    stages = yaml.safe_load(dvc_yaml.read_text(encoding="utf-8"))["stages"]
-    paths = set()
-    for stage in stages.values():
-        for kind in ("outs", "metrics", "plots"):
-            for entry in stage.get(kind, []):
-                paths.add(entry if isinstance(entry, str) else next(iter(entry)))
-    return paths
+    return {out for stage in pipeline(dvc_yaml).values() for out in stage.outs}
 
 
 def _is_output(path: str, outputs: set[str]) -> bool:
-    return any(path == out or path.startswith(f"{out.rstrip('/')}/") for out in outputs)
+    return any(_under(path, out) for out in outputs)
 
 
 def copy_repo(dest: Path, source: Path | None = None) -> Path:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import tokenize
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,7 @@ import pytest
 import yaml
 from sklearn.datasets import load_breast_cancer
 
-from tests.integration.repo_copy import copy_repo, ran_stages, repo_root, run_dvc
+from tests.integration.repo_copy import copy_repo, pipeline, ran_stages, repo_root, run_dvc
 
 CREDIT_CSV = "data/raw/credit_data.csv"
 TUMOUR_CSV = "data/raw/tumours.csv"
@@ -35,9 +37,16 @@ TUMOUR_INGEST: dict = {
         "mean_smoothness": {"kind": "numeric", "min": 0, "max": 1},
         "worst_concave_points": {"kind": "numeric", "min": 0, "max": 1},
         "worst_area": {"kind": "integer", "min": 0},
-        "area_band": {"kind": "categorical", "categories": ["low", "mid", "high"], "nullable": True},
+        "area_band": {
+            "kind": "categorical", "categories": ["low", "mid", "high"], "nullable": True,
+        },
     },
 }
+# Gate settings that name columns or encode what is normal for credit data.
+TUMOUR_SEGMENTS = {"area_band": None, "mean_radius": [0, 12, 15, 50]}
+# Predictive power above 0.6 hints at leakage in credit data; tumour size and shape really do
+# predict the diagnosis that well.
+LEAKAGE_CHECKS = {"data": "FeatureLabelCorrelation", "split": "FeatureLabelCorrelationChange"}
 
 
 def tumour_frame(seed: int = 0) -> pd.DataFrame:
@@ -69,9 +78,21 @@ def _switch_to_tumours(repo: Path) -> None:
     tumour_frame().to_csv(repo / TUMOUR_CSV, index=False)
     run_dvc(repo, "add", TUMOUR_CSV)
     params_path = repo / "params.yaml"
+    params_path.write_text(yaml.safe_dump(_tumour_params(params_path), sort_keys=False))
+
+
+def _tumour_params(params_path: Path) -> dict:
+    """The repository's params with the data-specific settings made for the tumour data."""
     params = yaml.safe_load(params_path.read_text())
     params["ingest"] = TUMOUR_INGEST
-    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    gates = params.get("gates", {})
+    if "segments" in gates.get("model", {}):
+        gates["model"]["segments"]["by"] = TUMOUR_SEGMENTS
+    for section, check in LEAKAGE_CHECKS.items():
+        checks = gates.get(section, {}).get("checks", {})
+        if check in checks:
+            checks[check]["on_fail"] = "warn"
+    return params
 
 
 @pytest.mark.slow
@@ -81,7 +102,8 @@ def test_pipeline_trains_and_exports_another_data_set(tmp_path: Path) -> None:
 
     result = run_dvc(repo, "repro")
 
-    assert ran_stages(result.stdout) == ["ingest", "split", "train", "evaluate", "export"]
+    built = {name for name, stage in pipeline(repo / "dvc.yaml").items() if stage.outs}
+    assert built <= set(ran_stages(result.stdout)), result.stdout
     metrics = json.loads((repo / "reports/metrics.json").read_text())
     assert metrics["test"]["roc_auc"] > 0.9
     parity = json.loads((repo / "reports/parity.json").read_text())
@@ -95,15 +117,26 @@ def test_pipeline_trains_and_exports_another_data_set(tmp_path: Path) -> None:
     assert {i.name for i in model.graph.input} == set(TUMOUR_INGEST["columns"])
 
 
+def _strings_and_comments(path: Path) -> Iterator[tuple[int, str]]:
+    with path.open("rb") as handle:
+        for token in tokenize.tokenize(handle.readline):
+            if token.type in (tokenize.STRING, tokenize.COMMENT):
+                yield token.start[0], token.string
+
+
 def test_no_source_file_names_a_data_column() -> None:
-    """Columns come from params.yaml only, so no file under src/ names one of today's."""
-    ingest = yaml.safe_load((repo_root() / "params.yaml").read_text())["ingest"]
+    """Columns come from params.yaml only: no string or comment under src/ names one of today's.
+
+    Identifiers are not searched: a `Status` enum is not the `Status` column.
+    """
+    root = repo_root()
+    ingest = yaml.safe_load((root / "params.yaml").read_text())["ingest"]
     names = [ingest["target"], *ingest["columns"]]
     pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b")
     hits = [
-        f"{path.relative_to(repo_root())}:{number}: {line.strip()}"
-        for path in sorted((repo_root() / "src").rglob("*.py"))
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
-        if pattern.search(line)
+        f"{path.relative_to(root)}:{line}: {text}"
+        for path in sorted((root / "src").rglob("*.py"))
+        for line, text in _strings_and_comments(path)
+        if pattern.search(text)
     ]
     assert hits == []

@@ -8,10 +8,9 @@ installed). A `git clone` of it with an empty cache then pulls, and must get bac
 
 from __future__ import annotations
 
-import getpass
 import os
+import pwd
 import shutil
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,20 +24,22 @@ from tests.integration._remote_helpers import (
     Remote,
     add_remote,
     add_secrets,
+    bucket_keys,
     cached_paths,
     commit_all,
+    dir_keys,
     dvc_json,
-    free_port,
     md5_of,
     object_key,
     recorded_md5s,
-    wait_for_port,
+    start_sshd,
 )
 from tests.integration.repo_copy import UP_TO_DATE, fresh_copy, git, ran_stages, run_dvc
 
 pytestmark = pytest.mark.slow
 
-# moto accepts any key; a distinctive one lets a test prove it never reaches git.
+# moto accepts any credentials; distinctive ones let a test prove they never reach git.
+S3_KEY_ID = f"modelgate-test-key-{uuid.uuid4().hex}"
 S3_SECRET = f"modelgate-test-secret-{uuid.uuid4().hex}"
 S3_PREFIX = "dvcstore"
 
@@ -60,12 +61,16 @@ def _no_ambient_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
         for name in [name for name in os.environ if name.startswith(("AWS_", "DVC_"))]:
             patch.delenv(name)
         # Empty files, not /dev/null: botocore rejects a config path that is not a regular file.
-        for name, variable in [("aws-config", "AWS_CONFIG_FILE"),
-                               ("aws-credentials", "AWS_SHARED_CREDENTIALS_FILE")]:
+        for name, variable in [
+            ("aws-config", "AWS_CONFIG_FILE"),
+            ("aws-credentials", "AWS_SHARED_CREDENTIALS_FILE"),
+        ]:
             (sandbox / name).touch()
             patch.setenv(variable, str(sandbox / name))
+        patch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never probe 169.254.169.254
         patch.setenv("DVC_GLOBAL_CONFIG_DIR", str(sandbox / "global"))
         patch.setenv("DVC_SYSTEM_CONFIG_DIR", str(sandbox / "system"))
+        patch.setenv("DVC_SITE_CACHE_DIR", str(sandbox / "site-cache"))
         yield
 
 
@@ -95,23 +100,9 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]
         pytest.skip("no sshd on PATH or in /usr/sbin: `apt-get install openssh-server` to run")
     if os.geteuid() == 0 and not Path("/run/sshd").is_dir():
         pytest.skip("sshd run by root needs its privilege-separation dir: `mkdir /run/sshd`")
-    home = tmp_path_factory.mktemp("sshd")
-    for key in ("host_key", "client_key"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / key)],
-                       check=True)
-    port = free_port()
-    (home / "sshd_config").write_text(
-        f"ListenAddress 127.0.0.1\nPort {port}\nHostKey {home / 'host_key'}\n"
-        f"PidFile {home / 'sshd.pid'}\nAuthorizedKeysFile {home / 'client_key.pub'}\n"
-        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
-        "StrictModes no\nSubsystem sftp internal-sftp\n"  # tmp dirs are group-writable
-    )
-    with (home / "sshd.log").open("w") as log:
-        server = subprocess.Popen([binary, "-D", "-e", "-f", str(home / "sshd_config")],
-                                  stdout=log, stderr=subprocess.STDOUT)
+    server, port, key = start_sshd(binary, tmp_path_factory.mktemp("sshd"))
     try:
-        wait_for_port(port, server)
-        yield port, home / "client_key"
+        yield port, key
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -121,32 +112,31 @@ def _make_store(kind: str, root: Path, request: pytest.FixtureRequest) -> Store:
     name = f"{kind}-{uuid.uuid4().hex[:8]}"
     if kind == "s3":
         endpoint = request.getfixturevalue("s3_endpoint")
-        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                              aws_access_key_id="testing", aws_secret_access_key=S3_SECRET)
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=S3_KEY_ID,
+            aws_secret_access_key=S3_SECRET,
+        )
         client.create_bucket(Bucket=name)
-        remote = Remote(name, f"s3://{name}/{S3_PREFIX}", options={"endpointurl": endpoint},
-                        secrets={"access_key_id": "testing", "secret_access_key": S3_SECRET})
-        return Store(remote, lambda: _bucket_keys(client, name))
+        remote = Remote(
+            name,
+            f"s3://{name}/{S3_PREFIX}",
+            options={"endpointurl": endpoint},
+            secrets={"access_key_id": S3_KEY_ID, "secret_access_key": S3_SECRET},
+        )
+        return Store(remote, lambda: bucket_keys(client, name, S3_PREFIX))
     if kind == "ssh":
         port, key = request.getfixturevalue("sshd")
-        remote = Remote(name, f"ssh://127.0.0.1{root}",
-                        options={"port": str(port), "user": getpass.getuser()},
-                        secrets={"keyfile": str(key)})
-        return Store(remote, lambda: _dir_keys(root))
-    return Store(Remote(name, str(root)), lambda: _dir_keys(root))
-
-
-def _bucket_keys(client, bucket: str) -> set[str]:
-    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=S3_PREFIX)
-    return {
-        item["Key"].removeprefix(f"{S3_PREFIX}/")
-        for page in pages
-        for item in page.get("Contents", [])
-    }
-
-
-def _dir_keys(root: Path) -> set[str]:
-    return {path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()}
+        remote = Remote(
+            name,
+            f"ssh://127.0.0.1{root}",
+            options={"port": str(port), "user": pwd.getpwuid(os.geteuid()).pw_name},
+            secrets={"keyfile": str(key)},
+        )
+        return Store(remote, lambda: dir_keys(root))
+    return Store(Remote(name, str(root)), lambda: dir_keys(root))
 
 
 @pytest.fixture(scope="module", params=["local", "s3", "ssh"])

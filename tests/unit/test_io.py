@@ -68,13 +68,17 @@ def test_write_json_with_nan_fails_and_writes_nothing(tmp_path: Path):
 def test_json_floats_are_rounded_to_significant_digits(tmp_path: Path):
     target = tmp_path / "m.json"
 
-    io.write_json(target, {"auc": 0.123456789, "diff": 4.123456e-7, "nested": [1 / 3], "n": 3})
+    io.write_json(
+        target,
+        {"auc": 0.123456789, "diff": 4.123456789e-7, "nested": [1 / 3], "n": 3, "cut": 0.1000004},
+    )
 
     assert io.read_json(target) == {
         "auc": 0.123457,
         "diff": 4.12346e-7,
         "nested": [0.333333],
         "n": 3,
+        "cut": 0.1000004,  # already a short decimal: kept exactly
     }
     assert target.read_text().endswith("}\n")
 

@@ -53,15 +53,17 @@ def test_sizes_are_fractions_of_all_rows(
     assert len(parts["train"]) == rows - len(parts["test"]) - len(parts["validation"])
 
 
-def test_class_rates_match_the_whole_data_set(dataset: pd.DataFrame):
+@pytest.mark.parametrize("seed", range(10))
+def test_class_rates_match_the_whole_data_set(dataset: pd.DataFrame, seed: int):
     overall = (dataset["outcome"] == "fraud").mean()
 
-    parts = split_frame(dataset, "outcome", _params())
+    parts = split_frame(dataset, "outcome", _params(seed=seed))
 
     for name, part in parts.items():
-        rate = (part["outcome"] == "fraud").mean()
-        # Stratified: off by at most one row's worth of rounding in each of the two splits.
-        assert abs(rate - overall) <= 2 / len(part), name
+        positives = (part["outcome"] == "fraud").sum()
+        # Stratified: within a row of the exact share. An unstratified split of 100 rows
+        # misses by several rows for most seeds.
+        assert abs(positives - overall * len(part)) <= 1, name
 
 
 def test_same_seed_same_rows(dataset: pd.DataFrame):
