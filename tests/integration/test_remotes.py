@@ -1,6 +1,6 @@
 """`dvc push` then `dvc pull` through each kind of remote a team may use, into a fresh clone.
 
-One copy of the repository reproduces the pipeline once (~1 min) and pushes to a local-directory
+One copy of the repository reproduces the pipeline once (1-6 min) and pushes to a local-directory
 remote, an S3 bucket served on loopback by moto, and an SSH server on loopback (when `sshd` is
 installed). A `git clone` of it with an empty cache then pulls, and must get back every output
 `dvc.lock` records, bit for bit, with nothing left for `dvc repro` to run.

@@ -100,11 +100,12 @@ def _conditions(check_result: CheckResult | CheckFailure, params: SuiteParams) -
         return [Condition(check_name, status, None, threshold, f"check did not run: {check_result.exception}")]
     out = []
     for cond in check_result.conditions_results:
+        # The params, not Deepchecks, decide how much a broken condition weighs: some conditions
+        # report a breach as WARN (DataDuplicates' ratio does), which must not turn a gate
+        # configured to fail into a warning. ERROR (cannot be evaluated) is not a pass either.
         if cond.category == ConditionCategory.PASS:
             status = Status.PASS
-        elif cond.category == ConditionCategory.WARN:
-            status = Status.WARN
-        else:  # FAIL, or ERROR: a condition that cannot be evaluated is not a pass
+        else:
             status = _severity(check_name, params)
         out.append(Condition(f"{check_name}: {cond.name}", status, cond.details, threshold, cond.details))
     return out
