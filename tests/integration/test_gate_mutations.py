@@ -146,12 +146,13 @@ def _champion(challenger: bytes, credit: Credit) -> GateResult:
     )  # fmt: skip
 
 
-def _assert_caught(result: GateResult, gate: str, condition: str) -> None:
-    """`gate` failed, and among its failed conditions is one whose name starts `condition`."""
+def _assert_caught(result: GateResult, gate: str, *conditions: str) -> None:
+    """`gate` failed, and for each of `conditions` a failed condition's name starts with it."""
     failed = [c.name for c in result.failed]
     logger.info("%s", failure_summary(result))  # the measured values, with --log-cli-level=INFO
     assert (result.gate, result.status) == (gate, Status.FAIL), failure_summary(result)
-    assert any(name.startswith(condition) for name in failed), failure_summary(result)
+    for condition in conditions:
+        assert any(name.startswith(condition) for name in failed), failure_summary(result)
 
 
 # --- clean data passes ------------------------------------------------------------------------
@@ -348,8 +349,7 @@ def test_model_gate_catches_a_model_trained_on_shuffled_labels(credit: Credit):
 
     result = _model(trained, parts, schema)
 
-    for condition in ("test roc_auc", "test ks", "SimpleModelComparison:"):
-        _assert_caught(result, "model", condition)
+    _assert_caught(result, "model", "test roc_auc", "test ks", "SimpleModelComparison:")
 
 
 def test_model_gate_catches_one_segment_with_corrupted_labels(credit: Credit):
