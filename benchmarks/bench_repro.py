@@ -255,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tmp-dir", type=Path, help="parent of the temporary copies")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copies")
     args = parser.parse_args(argv)
+    if args.full_runs < 1 or args.noop_runs < 1:
+        parser.error("--full-runs and --noop-runs must be at least 1")
 
     load_start = load()
     work = Path(tempfile.mkdtemp(prefix="bench-repro-", dir=args.tmp_dir))

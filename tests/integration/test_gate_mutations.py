@@ -50,7 +50,14 @@ from modelgate.stages.ingest import read_raw
 from modelgate.stages.split import split_frame
 from modelgate.stages.train import train
 from tests.conftest import ROOT
-from tests.integration.repo_copy import fresh_copy, ran_stages, replace_file, run_dvc, stage_env
+from tests.integration.repo_copy import (
+    fresh_copy,
+    pipeline,
+    ran_stages,
+    replace_file,
+    run_dvc,
+    stage_env,
+)
 from tests.unit._pipeline import args
 
 pytestmark = pytest.mark.slow
@@ -132,18 +139,28 @@ def _split(parts: dict[str, pd.DataFrame], schema: FeatureSchema) -> GateResult:
 def _model(trained: Trained, parts: dict[str, pd.DataFrame], schema: FeatureSchema) -> GateResult:
     params = _section("gates.model", ModelGateParams)
     return model_gate(
-        trained.pipeline, parts["train"], parts["test"], trained.metrics["test"], schema,
-        params, None,
-    )  # fmt: skip
+        trained.pipeline,
+        parts["train"],
+        parts["test"],
+        trained.metrics["test"],
+        schema,
+        params,
+        None,
+    )
 
 
 def _champion(challenger: bytes, credit: Credit) -> GateResult:
     evaluate_params = _section("evaluate", EvaluateParams)
     costs = CostMatrix(evaluate_params.cost_false_negative, evaluate_params.cost_false_positive)
     return champion_gate(
-        credit.parts["test"], credit.schema, challenger, Base("main", model=credit.model.onnx),
-        _section("gates.champion", ChampionParams), costs, evaluate_params.calibration_bins,
-    )  # fmt: skip
+        credit.parts["test"],
+        credit.schema,
+        challenger,
+        Base("main", model=credit.model.onnx),
+        _section("gates.champion", ChampionParams),
+        costs,
+        evaluate_params.calibration_bins,
+    )
 
 
 def _assert_caught(result: GateResult, gate: str, *conditions: str) -> None:
@@ -210,14 +227,21 @@ def test_contract_gate_catches(
     edited.to_csv(raw, index=False)
     out = tmp_path / "out"
     argv = args(
-        params=PARAMS, input=raw, output=out / "dataset.parquet", schema=out / "schema.json",
-        gates_dir=out / "gates", report=out / "gates.json",
-    )  # fmt: skip
+        params=PARAMS,
+        input=raw,
+        output=out / "dataset.parquet",
+        schema=out / "schema.json",
+        gates_dir=out / "gates",
+        report=out / "gates.json",
+    )
 
     stage = subprocess.run(
         [sys.executable, "-m", "modelgate.stages.ingest", *argv],
-        env=stage_env(ROOT), capture_output=True, text=True, timeout=INGEST_TIMEOUT_S,
-    )  # fmt: skip
+        env=stage_env(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=INGEST_TIMEOUT_S,
+    )
 
     assert stage.returncode == 1, stage.stderr
     assert "Traceback" not in stage.stderr
@@ -228,6 +252,11 @@ def test_contract_gate_catches(
     assert {c["name"] for c in contract["conditions"]} == {
         f"{column}: {rule}" for column, rule, _ in violations
     }
+    report = json.loads((out / "gates.json").read_text(encoding="utf-8"))
+    assert [(g["gate"], g["status"]) for g in report["gates"]] == [
+        ("contract", "fail"),
+        *((name, "not run") for name in GATE_ORDER[1:]),
+    ]
     assert not (out / "dataset.parquet").exists()
 
 
@@ -398,9 +427,7 @@ def test_dvc_repro_stops_at_the_data_gate_on_duplicated_rows(
     repo = fresh_copy(tmp_path_factory.mktemp("duplicates") / "repo")
     raw = repo / RAW_CSV
     replace_file(raw, _with_duplicate_lines(raw.read_bytes(), 0.05))
-    duplicates = yaml.safe_load((repo / "params.yaml").read_text())["gates"]["data"]["checks"][
-        "DataDuplicates"
-    ]
+    checks = yaml.safe_load((repo / "params.yaml").read_text())["gates"]["data"]["checks"]
 
     result = run_dvc(repo, "repro", check=False)
 
@@ -410,8 +437,8 @@ def test_dvc_repro_stops_at_the_data_gate_on_duplicated_rows(
     summary = re.search(r"  - DataDuplicates: .*\(value (.*), threshold (.*)\)", result.stdout)
     assert summary is not None, result.stdout
     assert re.fullmatch(r"Found [\d.]+% duplicate data", summary[1])
-    assert summary[2] == str(duplicates["args"])
-    assert not (repo / "data" / "split").exists()
+    assert summary[2] == str(checks["DataDuplicates"]["args"])
+    assert not [out for out in pipeline(repo / "dvc.yaml")["split"].outs if (repo / out).exists()]
     report = json.loads((repo / "reports" / "gates.json").read_text(encoding="utf-8"))
     statuses = {gate["gate"]: gate["status"] for gate in report["gates"]}
     assert statuses == {

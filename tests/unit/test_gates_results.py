@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from modelgate.gates.common import GateFailed, finish, record
+from modelgate.gates.common import GateFailedError, finish, record
 from modelgate.gates.results import (
     GATE_ORDER,
     Condition,
@@ -200,7 +200,7 @@ def test_finish_records_a_failed_gate_then_raises_its_summary(gates_dir: Path, t
     write_gate(_gate("split", Status.PASS), gates_dir)  # stale, from an earlier run
     gate = GateResult("data", [check_max("DataDuplicates", 0.05, 0.01)])
 
-    with pytest.raises(GateFailed) as err:
+    with pytest.raises(GateFailedError) as err:
         finish(gate, gates_dir, tmp_path / "gates.json")
 
     assert str(err.value) == failure_summary(gate)

@@ -139,7 +139,11 @@ def test_init_replaces_the_stock_instance_once():
 
 @pytest.mark.parametrize(
     "spec",
-    [{"condition": "add_condition_ratio_less_or_equal"}, {"on_fail": "warn"}, {"init": {}}],
+    [
+        {"condition": "add_condition_ratio_less_or_equal"},
+        {"on_fail": "warn"},
+        {"init": {}, "condition": "add_condition_ratio_less_or_equal"},
+    ],
     ids=["with a condition", "severity only", "with init"],
 )
 def test_an_unknown_check_name_raises_naming_it(spec: dict[str, Any]):
@@ -150,6 +154,7 @@ def test_an_unknown_check_name_raises_naming_it(spec: dict[str, Any]):
 @pytest.mark.parametrize(
     "params",
     [
+        {"n_samples": 500, "checks": {"DataDuplicates": {"init": {}}}},  # could never fail
         {"n_samples": 500, "checks": {"DataDuplicates": {"on_fail": "error"}}},
         {"n_samples": 500, "checks": {"DataDuplicates": {"conditon": "x"}}},
         {"n_samples": 500, "sample": 3},

@@ -99,7 +99,9 @@ def find_base(ref: str, model_path: str, metrics_path: str, cache_dir: Path) -> 
     return Base(ref, metrics=metrics, why=f"the model of {ref!r} is not in the DVC cache")
 
 
-def paired_auc_interval(y: np.ndarray, challenger: np.ndarray, champion: np.ndarray, params: ChampionParams) -> tuple[float, float]:
+def paired_auc_interval(
+    y: np.ndarray, challenger: np.ndarray, champion: np.ndarray, params: ChampionParams
+) -> tuple[float, float]:
     rng = np.random.default_rng(params.seed)
     diffs = []
     for _ in range(params.n_bootstrap):
@@ -112,36 +114,54 @@ def paired_auc_interval(y: np.ndarray, challenger: np.ndarray, champion: np.ndar
     return float(low), float(high)
 
 
-def tolerance_conditions(challenger: dict[str, float], champion: dict[str, float], params: ChampionParams) -> list[Condition]:
+def tolerance_conditions(
+    challenger: dict[str, float], champion: dict[str, float], params: ChampionParams
+) -> list[Condition]:
     out = []
     for name, rule in params.metrics.items():
         delta = challenger[name] - champion[name]
         worse_by = -delta if rule.better == "higher" else delta
         allowed = rule.tolerance * (abs(champion[name]) if rule.kind == "relative" else 1.0)
         ok = worse_by <= allowed
-        out.append(Condition(
-            f"{name} vs champion", Status.PASS if ok else Status.FAIL,
-            {"challenger": challenger[name], "champion": champion[name], "delta": delta},
-            f"worse by at most {rule.tolerance:g}{' (relative)' if rule.kind == 'relative' else ''}",
-            f"{name} {challenger[name]:.4g} vs {champion[name]:.4g} ({delta:+.4g}); "
-            + ("within tolerance" if ok else f"worse than the allowed {allowed:.4g}"),
-        ))
+        out.append(
+            Condition(
+                f"{name} vs champion",
+                Status.PASS if ok else Status.FAIL,
+                {"challenger": challenger[name], "champion": champion[name], "delta": delta},
+                f"worse by at most {rule.tolerance:g} ({rule.kind})",
+                f"{name} {challenger[name]:.4g} vs {champion[name]:.4g} ({delta:+.4g}); "
+                + ("within tolerance" if ok else f"worse than the allowed {allowed:.4g}"),
+            )
+        )
     return out
 
 
 def champion_gate(
-    test: pd.DataFrame, schema: FeatureSchema, challenger_model: bytes, base: Base,
-    params: ChampionParams, costs: CostMatrix, bins: int,
+    test: pd.DataFrame,
+    schema: FeatureSchema,
+    challenger_model: bytes,
+    base: Base,
+    params: ChampionParams,
+    costs: CostMatrix,
+    bins: int,
 ) -> GateResult:
     result = GateResult("champion", notes=[f"base: {base.ref}"])
     y = labels(test, schema)
     ch_scores, ch_threshold = _score(challenger_model, test)
     ch_metrics = summarize(y, ch_scores, ch_threshold, costs, bins)
     if base.model is None:
-        result.notes.append(f"{base.why}; " + ("compared with its committed test metrics, without a confidence interval"
-                                             if base.metrics else "nothing to compare against (first run?)"))
+        result.notes.append(
+            f"{base.why}; "
+            + (
+                "compared with its committed test metrics, without a confidence interval"
+                if base.metrics
+                else "nothing to compare against (first run?)"
+            )
+        )
         if base.metrics is None:
-            result.conditions.append(Condition("champion available", Status.WARN, None, "a base model", base.why))
+            result.conditions.append(
+                Condition("champion available", Status.WARN, None, "a base model", base.why)
+            )
             return result
         result.conditions += tolerance_conditions(ch_metrics, base.metrics, params)
         return result
@@ -150,14 +170,24 @@ def champion_gate(
     low, high = paired_auc_interval(y, ch_scores, base_scores, params)
     diff = ch_metrics["roc_auc"] - base_metrics["roc_auc"]
     worse = high < -params.auc_tolerance
-    result.conditions.append(Condition(
-        "ROC-AUC difference (paired bootstrap)", Status.FAIL if worse else Status.PASS,
-        {"delta": diff, "ci_low": low, "ci_high": high, "confidence": params.confidence},
-        f"upper bound >= -{params.auc_tolerance:g}",
-        f"ΔROC-AUC {diff:+.4f}, {params.confidence:.0%} CI [{low:+.4f}, {high:+.4f}]: "
-        + ("worse beyond tolerance with confidence" if worse else
-           "significant gain" if low > 0 else "no significant change" if high >= 0 else "within tolerance"),
-    ))
+    result.conditions.append(
+        Condition(
+            "ROC-AUC difference (paired bootstrap)",
+            Status.FAIL if worse else Status.PASS,
+            {"delta": diff, "ci_low": low, "ci_high": high, "confidence": params.confidence},
+            f"upper bound >= -{params.auc_tolerance:g}",
+            f"ΔROC-AUC {diff:+.4f}, {params.confidence:.0%} CI [{low:+.4f}, {high:+.4f}]: "
+            + (
+                "worse beyond tolerance with confidence"
+                if worse
+                else "significant gain"
+                if low > 0
+                else "no significant change"
+                if high >= 0
+                else "within tolerance"
+            ),
+        )
+    )
     result.conditions += tolerance_conditions(ch_metrics, base_metrics, params)
     return result
 
@@ -189,9 +219,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     ref = os.environ.get(BASE_REF_ENV) or params.base_ref
     base = find_base(ref, str(args.model), args.base_metrics, args.cache_dir)
     result = champion_gate(
-        pd.read_parquet(args.test), FeatureSchema.from_dict(io.read_json(args.schema)),
-        args.model.read_bytes(), base, params,
-        CostMatrix(evaluate.cost_false_negative, evaluate.cost_false_positive), evaluate.calibration_bins,
+        pd.read_parquet(args.test),
+        FeatureSchema.from_dict(io.read_json(args.schema)),
+        args.model.read_bytes(),
+        base,
+        params,
+        CostMatrix(evaluate.cost_false_negative, evaluate.cost_false_positive),
+        evaluate.calibration_bins,
     )
     finish(result, args.gates_dir, args.report)
 

@@ -11,7 +11,7 @@ from modelgate.gates.results import GateResult, assemble, failure_summary, write
 logger = logging.getLogger(__name__)
 
 
-class GateFailed(StageError):
+class GateFailedError(StageError):
     """A gate condition configured to fail did; the message lists each one."""
 
 
@@ -19,7 +19,7 @@ def finish(result: GateResult, gates_dir: Path, report: Path) -> None:
     """Record the gate, then fail the stage if the gate failed."""
     record(result, gates_dir, report)
     if result.failed:
-        raise GateFailed(failure_summary(result))
+        raise GateFailedError(failure_summary(result))
 
 
 def record(result: GateResult, gates_dir: Path, report: Path) -> None:
@@ -28,6 +28,10 @@ def record(result: GateResult, gates_dir: Path, report: Path) -> None:
     combined = assemble(gates_dir, report, stop_after=result.gate if result.failed else None)
     logger.info(
         "gate %s: %s (%d conditions, %d failed); all gates so far: %s -> %s",
-        result.gate, result.status.value, len(result.conditions), len(result.failed),
-        combined["status"], report,
+        result.gate,
+        result.status.value,
+        len(result.conditions),
+        len(result.failed),
+        combined["status"],
+        report,
     )

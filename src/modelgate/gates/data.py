@@ -20,7 +20,9 @@ from modelgate.schema import FeatureSchema
 logger = logging.getLogger(__name__)
 
 
-def data_gate(frame: pd.DataFrame, schema: FeatureSchema, params: SuiteParams, html: Path | None) -> GateResult:
+def data_gate(
+    frame: pd.DataFrame, schema: FeatureSchema, params: SuiteParams, html: Path | None
+) -> GateResult:
     suite = build_suite(data_integrity, params)
     data = dataset(frame[[schema.target, *schema.features]], schema.target, schema.categorical)
     return GateResult("data", run_suite(suite, params, html, train_dataset=data))
@@ -36,7 +38,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_section(args.params, "gates.data", SuiteParams)
     schema = FeatureSchema.from_dict(io.read_json(args.schema))
-    finish(data_gate(pd.read_parquet(args.data), schema, params, args.html), args.gates_dir, args.report)
+    finish(
+        data_gate(pd.read_parquet(args.data), schema, params, args.html),
+        args.gates_dir,
+        args.report,
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from modelgate.cli import entry, stage_parser
 from modelgate.gates.common import finish
 from modelgate.gates.results import Condition, GateResult, Status, check_max, check_min
 from modelgate.gates.suites import SuiteParams, build_suite, dataset, run_suite
-from modelgate.model import labels, model_frame
+from modelgate.model import feature_importance, labels, model_frame
 from modelgate.params import load_section
 from modelgate.schema import FeatureSchema
 from modelgate.stages.train import load_pipeline
@@ -61,7 +61,9 @@ def _segments(test: pd.DataFrame, column: str, edges: list[float] | None) -> pd.
     return bands.astype(str).where(bands.notna(), "(outside bands)")
 
 
-def segment_conditions(test: pd.DataFrame, y: np.ndarray, scores: np.ndarray, params: SegmentParams) -> list[Condition]:
+def segment_conditions(
+    test: pd.DataFrame, y: np.ndarray, scores: np.ndarray, params: SegmentParams
+) -> list[Condition]:
     overall = float(roc_auc_score(y, scores))
     out = []
     for column, edges in params.by.items():
@@ -70,8 +72,15 @@ def segment_conditions(test: pd.DataFrame, y: np.ndarray, scores: np.ndarray, pa
             mask = (keys == key).to_numpy()
             name = f"segment {column}={key} ROC-AUC gap"
             if mask.sum() < params.min_rows or len(np.unique(y[mask])) < 2:
-                out.append(Condition(name, Status.WARN, int(mask.sum()), f">= {params.min_rows} rows, both classes",
-                                     "too few rows (or one class) to judge this segment"))
+                out.append(
+                    Condition(
+                        name,
+                        Status.WARN,
+                        int(mask.sum()),
+                        f">= {params.min_rows} rows, both classes",
+                        "too few rows (or one class) to judge this segment",
+                    )
+                )
                 continue
             gap = overall - float(roc_auc_score(y[mask], scores[mask]))
             out.append(check_max(name, gap, params.max_gap))
@@ -79,16 +88,32 @@ def segment_conditions(test: pd.DataFrame, y: np.ndarray, scores: np.ndarray, pa
 
 
 def model_gate(
-    pipeline: Pipeline, train: pd.DataFrame, test: pd.DataFrame, test_metrics: dict[str, float],
-    schema: FeatureSchema, params: ModelGateParams, html: Path | None,
+    pipeline: Pipeline,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    test_metrics: dict[str, float],
+    schema: FeatureSchema,
+    params: ModelGateParams,
+    html: Path | None,
 ) -> GateResult:
-    def ds(frame: pd.DataFrame):  # noqa: ANN202 - deepchecks Dataset
+    def ds(frame: pd.DataFrame):
         features = model_frame(frame, schema)
         features[schema.target] = labels(frame, schema)
         return dataset(features, schema.target, schema.categorical)
 
     suite = build_suite(model_evaluation, params)
-    conditions = run_suite(suite, params, html, train_dataset=ds(train), test_dataset=ds(test), model=pipeline)
+    # The model's own gain importance, so Deepchecks does not spend most of the gate's time
+    # on permutation importance.
+    importance = pd.Series(feature_importance(pipeline, schema))
+    conditions = run_suite(
+        suite,
+        params,
+        html,
+        train_dataset=ds(train),
+        test_dataset=ds(test),
+        model=pipeline,
+        feature_importance=importance,
+    )
     conditions += metric_conditions(test_metrics, params.metrics)
     if params.segments:
         scores = pipeline.predict_proba(model_frame(test, schema))[:, 1]
@@ -105,8 +130,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_section(args.params, "gates.model", ModelGateParams)
     schema = FeatureSchema.from_dict(io.read_json(args.schema))
     result = model_gate(
-        load_pipeline(args.model), pd.read_parquet(args.train), pd.read_parquet(args.test),
-        io.read_json(args.metrics)["test"], schema, params, args.html,
+        load_pipeline(args.model),
+        pd.read_parquet(args.train),
+        pd.read_parquet(args.test),
+        io.read_json(args.metrics)["test"],
+        schema,
+        params,
+        args.html,
     )
     finish(result, args.gates_dir, args.report)
 

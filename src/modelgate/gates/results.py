@@ -60,14 +60,24 @@ class GateResult:
 
 def check_max(name: str, value: float, limit: float, on_fail: Status = Status.FAIL) -> Condition:
     ok = value <= limit
-    return Condition(name, Status.PASS if ok else on_fail, value, f"<= {limit:g}",
-                     f"{value:.4g} {'within' if ok else 'above'} the maximum {limit:g}")
+    return Condition(
+        name,
+        Status.PASS if ok else on_fail,
+        value,
+        f"<= {limit:g}",
+        f"{value:.4g} {'within' if ok else 'above'} the maximum {limit:g}",
+    )
 
 
 def check_min(name: str, value: float, limit: float, on_fail: Status = Status.FAIL) -> Condition:
     ok = value >= limit
-    return Condition(name, Status.PASS if ok else on_fail, value, f">= {limit:g}",
-                     f"{value:.4g} {'meets' if ok else 'below'} the minimum {limit:g}")
+    return Condition(
+        name,
+        Status.PASS if ok else on_fail,
+        value,
+        f">= {limit:g}",
+        f"{value:.4g} {'meets' if ok else 'below'} the minimum {limit:g}",
+    )
 
 
 def write_gate(result: GateResult, gates_dir: Path) -> Path:
@@ -87,7 +97,14 @@ def assemble(gates_dir: Path, target: Path, stop_after: str | None = None) -> di
     for name in GATE_ORDER:
         path = gates_dir / f"{name}.json"
         if stopped:
-            gates.append({"gate": name, "status": "not run", "notes": [f"stopped after {stop_after}"], "conditions": []})
+            gates.append(
+                {
+                    "gate": name,
+                    "status": "not run",
+                    "notes": [f"stopped after {stop_after}"],
+                    "conditions": [],
+                }
+            )
         elif path.exists():
             gates.append(json.loads(path.read_text(encoding="utf-8")))
         stopped = stopped or name == stop_after
@@ -100,5 +117,8 @@ def assemble(gates_dir: Path, target: Path, stop_after: str | None = None) -> di
 
 def failure_summary(result: GateResult) -> str:
     lines = [f"gate '{result.gate}' failed {len(result.failed)} condition(s):"]
-    lines += [f"  - {c.name}: {c.message} (value {c.value}, threshold {c.threshold})" for c in result.failed]
+    lines += [
+        f"  - {c.name}: {c.message} (value {c.value}, threshold {c.threshold})"
+        for c in result.failed
+    ]
     return "\n".join(lines)

@@ -18,7 +18,11 @@ from modelgate.schema import FeatureSchema
 
 
 def split_gate(
-    train: pd.DataFrame, test: pd.DataFrame, schema: FeatureSchema, params: SuiteParams, html: Path | None
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    schema: FeatureSchema,
+    params: SuiteParams,
+    html: Path | None,
 ) -> GateResult:
     columns = [schema.target, *schema.features]
     suite = build_suite(train_test_validation, params)
@@ -42,7 +46,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_section(args.params, "gates.split", SuiteParams)
     schema = FeatureSchema.from_dict(io.read_json(args.schema))
-    result = split_gate(pd.read_parquet(args.train), pd.read_parquet(args.test), schema, params, args.html)
+    result = split_gate(
+        pd.read_parquet(args.train), pd.read_parquet(args.test), schema, params, args.html
+    )
     finish(result, args.gates_dir, args.report)
 
 

@@ -18,7 +18,7 @@ from deepchecks.core import ConditionCategory
 from deepchecks.core.check_result import CheckFailure, CheckResult
 from deepchecks.tabular import Dataset, Suite
 from deepchecks.tabular import checks as tabular_checks
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from modelgate.gates.results import Condition, Status
 
@@ -34,6 +34,13 @@ class CheckSpec(BaseModel):
     condition: str | None = None  # an add_condition_* method of the check
     args: dict[str, Any] = Field(default_factory=dict)
     on_fail: Severity = "fail"
+
+    @model_validator(mode="after")
+    def _init_needs_condition(self) -> CheckSpec:
+        # A re-created check has no conditions, so it could never fail: say which one to use.
+        if self.init is not None and self.condition is None and self.on_fail != "off":
+            raise ValueError("a check re-created with `init` needs a `condition`")
+        return self
 
 
 class SuiteParams(BaseModel):
@@ -70,11 +77,17 @@ def _new_check(name: str, spec: CheckSpec, params: SuiteParams) -> Any:
     if check_class is None:
         raise ValueError(f"gates: Deepchecks has no tabular check named {name!r}")
     sampling = {"n_samples": params.n_samples, "random_state": params.random_state}
-    return check_class(**sampling, **(spec.init or {}))
+    return check_class(**{**sampling, **(spec.init or {})})
 
 
-def run_suite(suite: Suite, params: SuiteParams, html: Path | None, **datasets: Any) -> list[Condition]:
-    """Run `suite` and translate every condition into a gate condition."""
+def run_suite(
+    suite: Suite, params: SuiteParams, html: Path | None, **datasets: Any
+) -> list[Condition]:
+    """Run `suite` and translate every condition into a gate condition.
+
+    `datasets` are Suite.run's keyword arguments (train_dataset, test_dataset, model,
+    feature_importance, ...).
+    """
     result = suite.run(**datasets)
     if html is not None:
         html.parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +110,11 @@ def _conditions(check_result: CheckResult | CheckFailure, params: SuiteParams) -
     threshold = spec.args if spec and spec.condition else "deepchecks default"
     if isinstance(check_result, CheckFailure):
         status = _severity(check_name, params) if spec else Status.WARN
-        return [Condition(check_name, status, None, threshold, f"check did not run: {check_result.exception}")]
+        return [
+            Condition(
+                check_name, status, None, threshold, f"check did not run: {check_result.exception}"
+            )
+        ]
     out = []
     for cond in check_result.conditions_results:
         # The params, not Deepchecks, decide how much a broken condition weighs: some conditions
@@ -107,7 +124,9 @@ def _conditions(check_result: CheckResult | CheckFailure, params: SuiteParams) -
             status = Status.PASS
         else:
             status = _severity(check_name, params)
-        out.append(Condition(f"{check_name}: {cond.name}", status, cond.details, threshold, cond.details))
+        out.append(
+            Condition(f"{check_name}: {cond.name}", status, cond.details, threshold, cond.details)
+        )
     return out
 
 

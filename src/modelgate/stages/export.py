@@ -56,7 +56,9 @@ def check_parity(
 def parity_gate(results: dict[str, dict], params: ExportParams) -> GateResult:
     conditions = []
     for name, r in results.items():
-        conditions.append(check_max(f"{name}: max |Δ probability|", r["max_abs_diff"], params.max_abs_diff))
+        conditions.append(
+            check_max(f"{name}: max |Δ probability|", r["max_abs_diff"], params.max_abs_diff)
+        )
         conditions.append(check_max(f"{name}: decision flips", r["flips"], params.max_flips))
     return GateResult("parity", conditions)
 

@@ -37,12 +37,21 @@ def read_raw(path: Path) -> pd.DataFrame:
 
 def contract_gate(error: DataContractError | None, rows: int, columns: int) -> GateResult:
     if error is None:
-        ok = Condition("data contract", Status.PASS, rows, "every declared rule",
-                       f"{rows} rows and {columns} columns obey the contract")
+        ok = Condition(
+            "data contract",
+            Status.PASS,
+            rows,
+            "every declared rule",
+            f"{rows} rows and {columns} columns obey the contract",
+        )
         return GateResult("contract", [ok])
-    return GateResult("contract", [
-        Condition(f"{v.column}: {v.rule}", Status.FAIL, v.rows, v.rule, str(v)) for v in error.violations
-    ])
+    return GateResult(
+        "contract",
+        [
+            Condition(f"{v.column}: {v.rule}", Status.FAIL, v.rows, v.rule, str(v))
+            for v in error.violations
+        ],
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
