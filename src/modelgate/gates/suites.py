@@ -18,6 +18,7 @@ from deepchecks.core import ConditionCategory
 from deepchecks.core.check_result import CheckFailure, CheckResult
 from deepchecks.tabular import Dataset, Suite
 from deepchecks.tabular import checks as tabular_checks
+from joblib import parallel_config
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from modelgate.gates.results import Condition, Status
@@ -88,7 +89,10 @@ def run_suite(
     `datasets` are Suite.run's keyword arguments (train_dataset, test_dataset, model,
     feature_importance, ...).
     """
-    result = suite.run(**datasets)
+    # Deepchecks asks for permutation importance with n_jobs=-1: joblib's default process pool
+    # re-imports the world in each worker (about 20 s a gate on 2 cores). Threads share it.
+    with parallel_config(backend="threading"):
+        result = suite.run(**datasets)
     if html is not None:
         html.parent.mkdir(parents=True, exist_ok=True)
         result.save_as_html(str(html), as_widget=False)

@@ -1,0 +1,104 @@
+"""What the report asks git and DVC: files at the base commit, diffs, cached outputs.
+
+DVC runs as `python -m dvc` with this interpreter, so the report uses the DVC of the project's
+environment whatever is on PATH.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+logger = logging.getLogger(__name__)
+
+DVC_TIMEOUT_S = 300
+
+
+class UnknownRefError(ValueError):
+    """The base ref names no commit in this repository."""
+
+
+class DvcError(RuntimeError):
+    """A `dvc` command the report needs failed."""
+
+
+def verify_ref(ref: str, cwd: Path) -> str:
+    """The commit `ref` names; raise UnknownRefError when there is none."""
+    out = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0 or ref.startswith("-"):
+        raise UnknownRefError(f"unknown base ref {ref!r}: no such commit, branch or tag here")
+    return out.stdout.strip()
+
+
+def show_bytes(ref: str, path: str, cwd: Path) -> bytes | None:
+    """The file `path` at commit `ref`, or None when the commit has no such file."""
+    out = subprocess.run(
+        ["git", "show", f"{ref}:{path}"], cwd=cwd, capture_output=True, check=False
+    )
+    return out.stdout if out.returncode == 0 else None
+
+
+def show_text(ref: str, path: str, cwd: Path) -> str | None:
+    data = show_bytes(ref, path, cwd)
+    return None if data is None else data.decode("utf-8")
+
+
+def list_files(ref: str, folder: str, cwd: Path) -> list[str]:
+    """Paths of the files directly in `folder` at `ref`."""
+    out = subprocess.run(
+        ["git", "ls-tree", "--name-only", ref, f"{folder.rstrip('/')}/"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return out.stdout.split() if out.returncode == 0 else []
+
+
+def dvc_json(args: list[str], cwd: Path) -> dict[str, Any]:
+    """Run `dvc ARGS --json` and parse its output."""
+    out = subprocess.run(
+        [sys.executable, "-m", "dvc", *args, "--json"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=DVC_TIMEOUT_S,
+    )
+    if out.returncode != 0:
+        raise DvcError(f"dvc {' '.join(args)} failed: {out.stderr.strip() or out.stdout.strip()}")
+    return json.loads(out.stdout or "{}")
+
+
+def metrics_diff(ref: str, cwd: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """`dvc metrics diff REF --all`: per metrics file, per flattened key, old / new / diff."""
+    return dvc_json(["metrics", "diff", ref, "--all"], cwd)
+
+
+def params_diff(ref: str, cwd: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """`dvc params diff REF`: the changed params only, per params file."""
+    return dvc_json(["params", "diff", ref], cwd)
+
+
+def cached_out(lock_text: str | None, path: str, cache_dir: Path) -> Path | None:
+    """The DVC cache file of output `path` as recorded in a dvc.lock, if the cache has it."""
+    lock = yaml.safe_load(lock_text or "") or {}
+    for stage in lock.get("stages", {}).values():
+        for out in stage.get("outs", []):
+            md5 = out.get("md5", "")
+            if out.get("path") == path and len(md5) > 2:
+                candidate = cache_dir / "files" / "md5" / md5[:2] / md5[2:]
+                return candidate if candidate.is_file() else None
+    return None
