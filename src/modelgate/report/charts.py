@@ -21,7 +21,7 @@ BASE_POS_COLOUR, PR_POS_COLOUR = "#f0a0a0", "#d1242f"
 @dataclass(frozen=True)
 class Series:
     name: str
-    values: Sequence[float]
+    values: Sequence[float] | np.ndarray
     colour: str
 
 
@@ -91,9 +91,7 @@ def precision_recall_chart(
     return _pair(base, pr, "recall", "precision", base_name)
 
 
-def calibration_chart(
-    pr: pd.DataFrame, base: pd.DataFrame | None, base_name: str
-) -> list[Series]:
+def calibration_chart(pr: pd.DataFrame, base: pd.DataFrame | None, base_name: str) -> list[Series]:
     return [
         Series("perfect calibration", GRID, REFERENCE_COLOUR),
         *_pair(base, pr, "mean_predicted", "fraction_positive", base_name),
@@ -112,6 +110,8 @@ def score_chart(
     for frame, name, neg_colour, pos_colour in sides:
         for label, colour in (("negative", neg_colour), ("positive", pos_colour)):
             share = frame[label] / max(float(frame[label].sum()), 1.0)
-            values = resample(frame["score"].to_numpy(float), share.to_numpy(float), np.array(ticks))
+            values = resample(
+                frame["score"].to_numpy(float), share.to_numpy(float), np.array(ticks)
+            )
             out.append(Series(f"{name}, {label} class", values, colour))
     return ticks, out

@@ -25,7 +25,9 @@ class RawDiff:
 def raw_line_diff(path: str, base: bytes, pr: bytes) -> RawDiff:
     base_lines = Counter(base.decode("utf-8", "replace").splitlines()[1:])
     pr_lines = Counter(pr.decode("utf-8", "replace").splitlines()[1:])
-    return RawDiff(path, sum((pr_lines - base_lines).values()), sum((base_lines - pr_lines).values()))
+    return RawDiff(
+        path, sum((pr_lines - base_lines).values()), sum((base_lines - pr_lines).values())
+    )
 
 
 def changed_snapshots(base: Mapping[str, str], pr: Mapping[str, str]) -> list[str]:

@@ -47,9 +47,11 @@ def _shares(codes: pd.Series, n_bins: int) -> np.ndarray:
 def numeric_drift(name: str, base: pd.Series, pr: pd.Series) -> FeatureDrift:
     base_num, pr_num = pd.to_numeric(base, errors="coerce"), pd.to_numeric(pr, errors="coerce")
     present = base_num.dropna().to_numpy(float)
-    edges = np.unique(np.quantile(present, np.linspace(0, 1, PSI_BINS + 1)[1:-1])) if len(
-        present
-    ) else np.array([])
+    edges = (
+        np.unique(np.quantile(present, np.linspace(0, 1, PSI_BINS + 1)[1:-1]))
+        if len(present)
+        else np.array([])
+    )
     n_bins = len(edges) + 2  # value bins, then one for missing values
 
     def codes(values: pd.Series) -> pd.Series:
@@ -65,12 +67,13 @@ def numeric_drift(name: str, base: pd.Series, pr: pd.Series) -> FeatureDrift:
 
 
 def categorical_drift(name: str, base: pd.Series, pr: pd.Series) -> FeatureDrift:
-    base_s, pr_s = base.astype("string").fillna("(missing)"), pr.astype("string").fillna("(missing)")
+    base_s, pr_s = (
+        base.astype("string").fillna("(missing)"),
+        pr.astype("string").fillna("(missing)"),
+    )
     levels = sorted(set(base_s) | set(pr_s))
     index = {level: i for i, level in enumerate(levels)}
-    value = psi(
-        _shares(base_s.map(index), len(levels)), _shares(pr_s.map(index), len(levels))
-    )
+    value = psi(_shares(base_s.map(index), len(levels)), _shares(pr_s.map(index), len(levels)))
     return FeatureDrift(name, "categorical", value)
 
 

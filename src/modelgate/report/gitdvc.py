@@ -92,13 +92,19 @@ def params_diff(ref: str, cwd: Path) -> dict[str, dict[str, dict[str, Any]]]:
     return dvc_json(["params", "diff", ref], cwd)
 
 
+def cache_file(cache_dir: Path, md5: str | None) -> Path | None:
+    """The DVC 3 cache file of a file output with this md5, if the cache has it."""
+    if not md5 or md5.endswith(".dir") or len(md5) < 3:
+        return None
+    path = cache_dir / "files" / "md5" / md5[:2] / md5[2:]
+    return path if path.is_file() else None
+
+
 def cached_out(lock_text: str | None, path: str, cache_dir: Path) -> Path | None:
-    """The DVC cache file of output `path` as recorded in a dvc.lock, if the cache has it."""
+    """The cache file of output `path` as recorded in the text of a dvc.lock."""
     lock = yaml.safe_load(lock_text or "") or {}
     for stage in lock.get("stages", {}).values():
         for out in stage.get("outs", []):
-            md5 = out.get("md5", "")
-            if out.get("path") == path and len(md5) > 2:
-                candidate = cache_dir / "files" / "md5" / md5[:2] / md5[2:]
-                return candidate if candidate.is_file() else None
+            if out.get("path") == path:
+                return cache_file(cache_dir, out.get("md5"))
     return None

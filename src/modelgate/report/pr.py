@@ -1,0 +1,102 @@
+"""Write the pull-request report: this working tree's pipeline results against BASE's.
+
+    python -m modelgate.report.pr --base origin/main --out reports/pr/report.md
+
+Run from the repository root after `dvc repro`. Exit 0 when every gate passes or only warns;
+1 when a gate failed or there are no gate results (the report is written either way); 2 when
+BASE names no commit (nothing is written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from modelgate import io
+from modelgate.cli import configure_logging
+from modelgate.report import datachange, gitdvc, links, sections
+from modelgate.report.collect import Paths, base_side, data_evidence, working_side
+from modelgate.report.render import Inputs, render
+
+logger = logging.getLogger(__name__)
+
+
+def champion_result(gates: dict[str, Any] | None, champion_file: Path) -> dict[str, Any] | None:
+    """The champion gate's result, unless it did not run in the pipeline behind `gates`: its
+    file would then be left over from an earlier run."""
+    gate = next((g for g in (gates or {}).get("gates", []) if g["gate"] == "champion"), None)
+    if gate is None or gate["status"] == sections.NOT_RUN:
+        return None
+    return io.read_json(champion_file) if champion_file.is_file() else gate
+
+
+def _dvc(query: Callable[[str, Path], dict[str, Any]], ref: str, problems: list[str]) -> dict:
+    try:
+        return query(ref, Path())
+    except (gitdvc.DvcError, ValueError) as exc:
+        problems.append(str(exc))
+        return {}
+
+
+def gather(ref: str, commit: str, paths: Paths, out: Path) -> Inputs:
+    base, pr = base_side(ref, paths, Path()), working_side(paths)
+    gates_file = paths.reports / "gates.json"
+    gates = io.read_json(gates_file) if gates_file.is_file() else None
+    changed = datachange.changed_snapshots(base.raw_md5, pr.raw_md5) if base.raw_md5 else []
+    problems: list[str] = []
+    return Inputs(
+        base_ref=ref,
+        paths=paths,
+        base=base,
+        pr=pr,
+        gates=gates,
+        champion=champion_result(gates, paths.reports / "gates" / "champion.json"),
+        metrics_diff=_dvc(gitdvc.metrics_diff, ref, problems),
+        params_diff=_dvc(gitdvc.params_diff, ref, problems),
+        changed_data=changed,
+        data=data_evidence(base, pr, changed, paths) if changed else None,
+        links=links.section(sorted((paths.reports / "deepchecks").glob("*.html")), out, os.environ),
+        problems=problems,
+        base_commit=commit,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
+    parser.add_argument("--out", type=Path, default=Path("reports/pr/report.md"))
+    defaults = Paths()
+    parser.add_argument("--reports", type=Path, default=defaults.reports)
+    parser.add_argument("--model", type=Path, default=defaults.model)
+    parser.add_argument("--raw-dir", type=Path, default=defaults.raw_dir)
+    parser.add_argument("--train", type=Path, default=defaults.train)
+    parser.add_argument("--params", type=Path, default=defaults.params)
+    parser.add_argument("--cache-dir", type=Path, default=defaults.cache_dir)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    configure_logging()
+    args = _parser().parse_args(argv)
+    try:
+        commit = gitdvc.verify_ref(args.base, Path())
+    except gitdvc.UnknownRefError as exc:
+        logger.error("%s", exc)
+        return 2
+    paths = Paths(args.reports, args.model, args.raw_dir, args.train, args.params, args.cache_dir)
+    inputs = gather(args.base, commit, paths, args.out)
+    io.write_bytes(args.out, render(inputs).encode("utf-8"))
+    status = sections.overall_status(inputs.gates)
+    logger.info("PR report against %s: gates %s -> %s", args.base, status, args.out)
+    return 1 if status == "fail" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Pure renderers of the report's sections, from parsed JSON to Markdown text."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from modelgate.report import md
+
+MARKER = "<!-- modelgate:pr-report -->"
+NOT_RUN = "not run"
+STATUS_WORDS = {"pass": "pass", "warn": "warn", "fail": "FAIL", NOT_RUN: "not run"}
+ALERTS = {"pass": "TIP", "warn": "WARNING", "fail": "CAUTION"}
+MAX_LISTED = 4
+MAX_VALUE_CHARS = 120
+AUC_CONDITION = "ROC-AUC difference (paired bootstrap)"
+
+
+def overall_status(gates: Mapping[str, Any] | None) -> str:
+    """pass, warn or fail; no gate results at all count as a failure to verify."""
+    if not gates:
+        return "fail"
+    statuses = {g["status"] for g in gates.get("gates", [])}
+    return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+
+
+def value_text(value: Any) -> str:
+    if isinstance(value, Mapping):
+        text = ", ".join(f"{k} {md.num(v)}" for k, v in value.items())
+    elif isinstance(value, list):
+        text = json.dumps(value)
+    else:
+        text = md.num(value)
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
+
+
+def condition_text(condition: Mapping[str, Any]) -> str:
+    return (
+        f"{condition['name']}: {value_text(condition.get('value'))}"
+        f" vs {value_text(condition.get('threshold'))}"
+    )
+
+
+def verdict(gates: Mapping[str, Any] | None, facts: Sequence[str]) -> str:
+    """A GitHub alert (red, yellow or green) with the verdict, then one line of facts."""
+    status = overall_status(gates)
+    if gates is None:
+        head = "**FAIL**: no gate results (`reports/gates.json` is missing: run `dvc repro` first)"
+    elif status == "fail":
+        failed = [g for g in gates["gates"] if g["status"] == "fail"]
+        head = "**FAIL**: " + "; ".join(
+            f"gate `{g['gate']}` failed ("
+            + "; ".join(condition_text(c) for c in g["conditions"] if c["status"] == "fail")
+            + ")"
+            for g in failed
+        )
+    else:
+        ran = sum(g["status"] != NOT_RUN for g in gates["gates"])
+        head = f"**PASS**: all {ran} gates pass" + (
+            " (some conditions warn, see below)" if status == "warn" else ""
+        )
+    return f"> [!{ALERTS[status]}]\n> {head}.\n>\n> " + " · ".join(facts)
+
+
+def _flagged(gate: Mapping[str, Any]) -> str:
+    flagged = [c for c in gate["conditions"] if c["status"] in ("fail", "warn")]
+    flagged.sort(key=lambda c: c["status"] != "fail")
+    texts = [f"{STATUS_WORDS[c['status']]}: {condition_text(c)}" for c in flagged[:MAX_LISTED]]
+    if len(flagged) > MAX_LISTED:
+        texts.append(f"and {len(flagged) - MAX_LISTED} more (see every condition below)")
+    texts += [f"note: {n}" for n in gate.get("notes", []) if gate["status"] == NOT_RUN]
+    return "<br>".join(texts) or "-"
+
+
+def gate_table(gates: Mapping[str, Any] | None) -> str:
+    if not gates:
+        return "## Gates\n\nNo gate results: `reports/gates.json` is missing."
+    rows = [
+        [g["gate"], STATUS_WORDS.get(g["status"], g["status"]), len(g["conditions"]), _flagged(g)]
+        for g in gates["gates"]
+    ]
+    header = ["gate", "status", "conditions", "failed / warned (value vs threshold)"]
+    return "## Gates\n\n" + md.table(header, rows)
+
+
+def conditions_details(gates: Mapping[str, Any] | None) -> str:
+    if not gates:
+        return ""
+    parts = []
+    for gate in gates["gates"]:
+        notes = "".join(f"\n\n_{n}_" for n in gate.get("notes", []))
+        rows = [
+            [
+                STATUS_WORDS.get(c["status"], c["status"]),
+                c["name"],
+                value_text(c.get("value")),
+                value_text(c.get("threshold")),
+                value_text(c.get("message", "")),
+            ]
+            for c in gate["conditions"]
+        ]
+        table = md.table(["status", "condition", "value", "threshold", "message"], rows)
+        parts.append(f"**{gate['gate']}**: {gate['status']}{notes}\n\n{table if rows else ''}")
+    total = sum(len(g["conditions"]) for g in gates["gates"])
+    return md.details(f"Every gate condition ({total})", "\n\n".join(parts))
+
+
+def _plain(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, list | dict) else md.num(value)
+
+
+def params_section(diff: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
+    """The changed params, from `dvc params diff BASE --json`."""
+    rows = [
+        [
+            name if path == "params.yaml" else f"{path}:{name}",
+            _plain(v.get("old")),
+            _plain(v.get("new")),
+        ]
+        for path, changes in diff.items()
+        for name, v in sorted(changes.items())
+    ]
+    body = md.table(["param", "base", "PR"], rows) if rows else "No params changed."
+    return "## Params\n\n" + body
