@@ -17,6 +17,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Byte-compile at install: otherwise every fresh machine pays it on first import, per stage.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: help
 help: ## List the targets
