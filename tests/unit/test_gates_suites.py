@@ -160,7 +160,13 @@ def test_an_unknown_check_name_raises_naming_it(spec: dict[str, Any]):
         {"n_samples": 500, "sample": 3},
         {"n_samples": 50},
     ],
-    ids=["init without condition", "bad severity", "misspelt key", "unknown setting", "too few samples"],
+    ids=[
+        "init without condition",
+        "bad severity",
+        "misspelt key",
+        "unknown setting",
+        "too few samples",
+    ],
 )
 def test_params_reject_what_they_do_not_know(params: dict[str, Any]):
     with pytest.raises(ValidationError):
