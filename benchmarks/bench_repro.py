@@ -144,6 +144,7 @@ def make_template(dest: Path, dvc_config: list[str], env: dict[str, str]) -> Non
     run([*GIT, "init", "-q"], dest, env)
     run([*GIT, "add", "-A"], dest, env)
     run([*GIT, "commit", "-q", "-m", "benchmark snapshot"], dest, env)
+    set_site_cache(dest)
     for setting in dvc_config:
         key, _, value = setting.partition("=")
         run(["dvc", "config", key, value], dest, env)
@@ -151,12 +152,16 @@ def make_template(dest: Path, dvc_config: list[str], env: dict[str, str]) -> Non
     run(["dvc", "pull", "-q", "-r", "bundled", *dvc_files], dest, env)
 
 
+def set_site_cache(copy: Path) -> None:
+    # Keep DVC's per-repository site cache (state DB, locks) inside the copy, not /var/tmp.
+    (copy / ".dvc" / "config.local").write_text(
+        f"[core]\n    site_cache_dir = {copy / '.dvc' / 'site_cache'}\n"
+    )
+
+
 def fresh_copy(template: Path, dest: Path) -> Path:
     shutil.copytree(template, dest, symlinks=True)
-    # Keep DVC's per-repository site cache (state DB, locks) inside the copy, not /var/tmp.
-    (dest / ".dvc" / "config.local").write_text(
-        f"[core]\n    site_cache_dir = {dest / '.dvc' / 'site_cache'}\n"
-    )
+    set_site_cache(dest)
     return dest
 
 

@@ -27,6 +27,7 @@ MODULES = {
     "xgboost": "xgboost.sklearn",
     "pyarrow": "pyarrow.parquet",
     "pyyaml": "yaml",
+    "ruamel-yaml-clib": "_ruamel_yaml",
     "pydantic": "pydantic",
     "pydantic-settings": "pydantic_settings",
     "deepchecks": "deepchecks.tabular.suites",
