@@ -10,6 +10,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 RAW_DATA := $(wildcard data/raw/*.dvc)
 PYTEST_ARGS ?=
+BASE ?= main
 
 # Stage commands in dvc.yaml run `python -m modelgate...`: they must find the project's venv.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -56,6 +57,13 @@ repro: data ## Reproduce the pipeline; stops at the first failed gate
 lock-check: ## Fail unless the committed dvc.lock is what the pipeline reproduced
 	@git diff --quiet -- dvc.lock || { git --no-pager diff --stat -- dvc.lock; \
 	  echo "dvc.lock differs from what this run reproduced: run dvc repro and commit dvc.lock"; exit 1; }
+
+.PHONY: pr-report
+pr-report: env ## Write reports/pr/report.md: this tree against BASE (a git ref, default main); exit 1 if a gate failed
+	@# The champion gate compares with BASE's model; a failure is recorded in gates.json, which
+	@# the report renders, so the report is written either way.
+	-MODELGATE_BASE_REF="$(BASE)" dvc repro --force --single-item champion_gate
+	python -m modelgate.report.pr --base "$(BASE)" --out reports/pr/report.md
 
 .PHONY: test
 test: data ## Run every test (unit, integration, slow ones included)
