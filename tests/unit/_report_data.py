@@ -167,6 +167,7 @@ def inputs(base: Side | None = None, pr: Side | None = None, **changes: Any) -> 
         base=base,
         pr=pr,
         gates=gates(),
+        gates_note="",
         champion=champion(0.001, 0.03),
         metrics_diff=metrics_diff(base.metrics, pr.metrics or {}),
         params_diff={"params.yaml": {"train.max_depth": {"old": 4, "new": 3, "diff": -1}}},

@@ -50,7 +50,8 @@ def test_chart_is_one_mermaid_fence_with_the_palette_in_series_order() -> None:
     chart = charts.xychart('a "quoted" title', "Recall", [0.0, 1.0], "Precision", series)
     lines = chart.splitlines()
     assert lines[0] == "```mermaid" and lines[-1] == "```" and chart.count("```") == 2
-    assert lines[2] == "xychart-beta"
+    assert lines[2] == "xychart-beta" and lines[5] == '    y-axis "Precision"'
+    assert charts.xychart("t", "x", [0.0], "y", series[:0], unit_y=True).count('"y" 0 --> 1') == 1
     assert f'"plotColorPalette": "{charts.PR_COLOUR}"' in lines[1]
     assert "title \"a 'quoted' title\"" in chart
     assert charts.caption(series) == "Lines: this PR (blue)."

@@ -7,6 +7,7 @@ import html
 import re
 
 import cmarkgfm
+import pytest
 from cmarkgfm.cmark import Options
 
 from modelgate.report.render import render
@@ -46,8 +47,9 @@ def test_report_order_marker_first_then_verdict_then_sections() -> None:
 def test_github_markdown_keeps_tables_details_and_whole_mermaid_charts() -> None:
     text = render(data.inputs(changed_data=["data/raw/credit_data.csv"], data=data.data_evidence()))
     page = to_html(text)
-    # gates, params, metrics, split, drift, confusion, and the conditions inside <details>
-    assert page.count("<table>") == 7 and "| ---" not in page
+    # gates, params, metrics, split, drift, confusion, and two gates' conditions in <details>
+    assert page.count("<table>") == text.count("\n| --- |") == 8
+    assert "| ---" not in page
     assert page.count("<details>") == page.count("</details>") == 2
     assert re.search(r"<details>\s*<summary>Every gate condition \(3\)</summary>\s*<p>", page)
     assert "<!-- modelgate:pr-report -->" in page
@@ -61,11 +63,10 @@ def test_numbers_in_the_metrics_table_are_dvc_s() -> None:
     inputs = data.inputs()
     text = render(inputs)
     for key, entry in inputs.metrics_diff["reports/metrics.json"].items():
-        row = next(l for l in text.splitlines() if l.startswith(f"| {key.removeprefix('test.')} |"))
+        row = next(r for r in text.splitlines() if r.startswith(f"| {key.removeprefix('test.')} |"))
         cells = [c.strip() for c in row.strip("|").split("|")]
-        assert [float(c) for c in cells[1:4]] == [entry["old"], entry["new"], entry["diff"]] or (
-            abs(float(cells[3]) - entry["diff"]) < 1e-12
-        )
+        assert [float(c) for c in cells[1:3]] == [entry["old"], entry["new"]]
+        assert float(cells[3]) == pytest.approx(entry["diff"], rel=1e-11)
 
 
 def test_first_pr_without_base_results_shows_pr_values_only() -> None:
@@ -108,3 +109,11 @@ def test_data_section_appears_only_when_the_raw_data_changed() -> None:
     assert (
         headings(changed).index("Data changes") == headings(changed).index("Metrics (test set)") + 1
     )
+
+
+def test_metrics_from_before_a_stopped_pipeline_are_flagged_as_stale() -> None:
+    gates = data.gates()
+    gates["gates"][0]["status"] = "fail"
+    text = render(data.inputs(gates=gates))
+    assert text.count("The pipeline stopped at gate `contract`, before evaluation") == 2
+    assert "stopped at gate" not in render(data.inputs())

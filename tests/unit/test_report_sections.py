@@ -110,3 +110,11 @@ def test_confusion_table_counts_pr_against_base() -> None:
 def test_confusion_counts_every_row_once() -> None:
     frame = pd.DataFrame({"actual": ["a", "b"], "predicted": ["b", "b"]})
     assert performance.confusion(frame, "a") == {"tp": 0, "fn": 1, "fp": 0, "tn": 1}
+
+
+def test_a_gate_failing_several_conditions_is_named_with_its_conditions() -> None:
+    gates = data.gates("fail")
+    for condition in gates["gates"][1]["conditions"]:
+        condition["status"] = "fail"
+    head = sections.verdict(gates, []).splitlines()[1]
+    assert head == "> **FAIL**: gate `model` failed 2 conditions (test roc_auc; test ks)."

@@ -34,9 +34,15 @@ def resample(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
 
 
 def xychart(
-    title: str, x_label: str, ticks: Sequence[float], y_label: str, series: Sequence[Series]
+    title: str,
+    x_label: str,
+    ticks: Sequence[float],
+    y_label: str,
+    series: Sequence[Series],
+    unit_y: bool = False,
 ) -> str:
-    """One fenced Mermaid chart; every series must have one value per tick."""
+    """One fenced Mermaid chart; every series must have one value per tick. `unit_y` pins the
+    y axis to 0-1 (rates), so base and PR are drawn on the same scale every time."""
     palette = ", ".join(s.colour for s in series)
     lines = [
         "```mermaid",
@@ -44,7 +50,7 @@ def xychart(
         "xychart-beta",
         f'    title "{_text(title)}"',
         f'    x-axis "{_text(x_label)}" [' + ", ".join(f'"{t:g}"' for t in ticks) + "]",
-        f'    y-axis "{_text(y_label)}"',
+        f'    y-axis "{_text(y_label)}"' + (" 0 --> 1" if unit_y else ""),
     ]
     for s in series:
         values = ", ".join(f"{v:.4f}" for v in np.nan_to_num(np.asarray(s.values, float)))

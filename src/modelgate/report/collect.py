@@ -14,6 +14,7 @@ import onnx
 import pandas as pd
 import yaml
 
+from modelgate.gates.results import GATE_ORDER
 from modelgate.onnx_export import read_metadata
 from modelgate.report import gitdvc
 from modelgate.report.datachange import RawDiff, raw_line_diff
@@ -53,7 +54,7 @@ class Side:
     predictions: pd.DataFrame | None = None
     raw_md5: dict[str, str] = field(default_factory=dict)
     model_version: str | None = None
-    lock: str | None = None
+    lock: str | None = None  # the base's dvc.lock text: where its outputs sit in the cache
 
 
 def _json(data: bytes | str | None) -> Any:
@@ -94,7 +95,6 @@ def working_side(paths: Paths) -> Side:
         predictions=_csv(_read(paths.predictions)),
         raw_md5=raw_md5(dvc_files),
         model_version=model_version(_read(paths.model)),
-        lock=(_read(Path("dvc.lock")) or b"").decode("utf-8") or None,
     )
 
 
@@ -147,3 +147,32 @@ def data_evidence(base: Side, pr: Side, changed: list[str], paths: Paths) -> Dat
     kinds = {name: str(spec.get("kind")) for name, spec in columns.items()}
     frames = pd.read_parquet(base_train), pd.read_parquet(paths.train)
     return DataEvidence(raw, feature_drift(*frames, kinds))
+
+
+STALE_GATES = (
+    "`reports/gates.json` is missing or older than the gate files (a checkout or a DVC "
+    "run-cache restore wrote those, not a gate run), so the gates are read from "
+    "`reports/gates/*.json`."
+)
+
+
+def load_gates(reports: Path) -> tuple[dict[str, Any] | None, str]:
+    """The gate results and a note on where they come from.
+
+    `gates.json` is written after each gate's own file, so it is trusted when it is at least
+    as new as every gate file; otherwise the gate files are merged here. The champion gate's
+    file is not tracked by git or DVC: it counts only if no other gate file is newer.
+    """
+    combined = reports / "gates.json"
+    files = [(n, reports / "gates" / f"{n}.json") for n in GATE_ORDER]
+    present = [(n, p) for n, p in files if p.is_file()]
+    newest = max((p.stat().st_mtime for n, p in present if n != "champion"), default=0.0)
+    if combined.is_file() and combined.stat().st_mtime >= newest:
+        return json.loads(combined.read_text(encoding="utf-8")), ""
+    if all(n == "champion" for n, _ in present):
+        return None, ""  # no pipeline gate ever ran here
+    fresh = [p for n, p in present if n != "champion" or p.stat().st_mtime >= newest]
+    found = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in fresh}
+    missing = {"status": "not run", "notes": ["no result from this run"], "conditions": []}
+    gates = [found.get(name, {"gate": name, **missing}) for name in GATE_ORDER]
+    return {"gates": gates}, STALE_GATES

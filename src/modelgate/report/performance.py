@@ -91,7 +91,7 @@ def confusion_table(pr: pd.DataFrame, base: pd.DataFrame | None, classes: tuple[
 def _chart(title: str, x_label: str, y_label: str, series: list[charts.Series]) -> str:
     ticks = [float(t) for t in charts.GRID]
     return f"### {title}\n\n{charts.caption(series)}\n\n" + charts.xychart(
-        title, x_label, ticks, y_label, series
+        title, x_label, ticks, y_label, series, unit_y=True
     )
 
 

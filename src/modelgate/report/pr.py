@@ -20,7 +20,7 @@ from typing import Any
 from modelgate import io
 from modelgate.cli import configure_logging
 from modelgate.report import datachange, gitdvc, links, sections
-from modelgate.report.collect import Paths, base_side, data_evidence, working_side
+from modelgate.report.collect import Paths, base_side, data_evidence, load_gates, working_side
 from modelgate.report.render import Inputs, render
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,22 @@ def champion_result(gates: dict[str, Any] | None, champion_file: Path) -> dict[s
     return io.read_json(champion_file) if champion_file.is_file() else gate
 
 
+def champion_base_note(champion: dict[str, Any] | None, ref: str, commit: str) -> list[str]:
+    """A warning when the champion gate compared with another commit than this report."""
+    notes = (champion or {}).get("notes", [])
+    names = [n.removeprefix("base: ") for n in notes if n.startswith("base: ")]
+    try:
+        same = all(gitdvc.verify_ref(name, Path()) == commit for name in names)
+    except gitdvc.UnknownRefError:
+        same = False
+    if same:
+        return []
+    return [
+        f"the champion gate compared with `{names[0]}`, this report with `{ref}`; run "
+        f"`dvc repro` with MODELGATE_BASE_REF={ref} to compare both with the same base."
+    ]
+
+
 def _dvc(query: Callable[[str, Path], dict[str, Any]], ref: str, problems: list[str]) -> dict:
     try:
         return query(ref, Path())
@@ -45,17 +61,18 @@ def _dvc(query: Callable[[str, Path], dict[str, Any]], ref: str, problems: list[
 
 def gather(ref: str, commit: str, paths: Paths, out: Path) -> Inputs:
     base, pr = base_side(ref, paths, Path()), working_side(paths)
-    gates_file = paths.reports / "gates.json"
-    gates = io.read_json(gates_file) if gates_file.is_file() else None
+    gates, gates_note = load_gates(paths.reports)
     changed = datachange.changed_snapshots(base.raw_md5, pr.raw_md5) if base.raw_md5 else []
-    problems: list[str] = []
+    champion = champion_result(gates, paths.reports / "gates" / "champion.json")
+    problems = champion_base_note(champion, ref, commit)
     return Inputs(
         base_ref=ref,
         paths=paths,
         base=base,
         pr=pr,
         gates=gates,
-        champion=champion_result(gates, paths.reports / "gates" / "champion.json"),
+        gates_note=gates_note,
+        champion=champion,
         metrics_diff=_dvc(gitdvc.metrics_diff, ref, problems),
         params_diff=_dvc(gitdvc.params_diff, ref, problems),
         changed_data=changed,

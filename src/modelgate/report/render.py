@@ -18,6 +18,7 @@ class Inputs:
     base: Side
     pr: Side
     gates: dict[str, Any] | None
+    gates_note: str
     champion: dict[str, Any] | None
     metrics_diff: dict[str, Any]
     params_diff: dict[str, Any]
@@ -58,8 +59,22 @@ def facts(i: Inputs) -> list[str]:
     return out
 
 
+# Gates that run before evaluate: when one stops the pipeline, metrics and plots are stale.
+BEFORE_EVALUATE = ("contract", "data", "split")
+
+
+def _stale_note(i: Inputs) -> list[str]:
+    gate = sections.stopped_before(i.gates, BEFORE_EVALUATE)
+    if gate is None:
+        return []
+    return [
+        f"The pipeline stopped at gate `{gate}`, before evaluation: the PR values below are "
+        "the files committed on the branch, not results of this run."
+    ]
+
+
 def metrics_part(i: Inputs) -> str:
-    parts = ["## Metrics (test set)"]
+    parts = ["## Metrics (test set)", *_stale_note(i)]
     if i.base.metrics is None:
         parts.append(f"{md.code(i.base_ref)} has no pipeline results: only this PR's values.")
     diff = i.metrics_diff.get(str(i.paths.metrics), {})
@@ -69,13 +84,18 @@ def metrics_part(i: Inputs) -> str:
     else:
         parts.append(f"No metrics: `dvc metrics diff` reported none for `{i.paths.metrics}`.")
     parts.append(performance.champion_line(i.champion))
-    parts += [f"Problem: {p}" for p in i.problems]
+    if i.changed_data and i.champion is not None:
+        parts.append(
+            "The data changed, so the test rows did too: the base model may have been trained "
+            "on some of them, which flatters it in this comparison."
+        )
+    parts += [f"Note: {p}" for p in i.problems]
     return "\n\n".join(parts)
 
 
 def plots_part(i: Inputs) -> str:
     base_name = f"base {i.base_ref}"
-    parts = ["## Plots (test set)"]
+    parts = ["## Plots (test set)", *_stale_note(i)]
     if not i.base.plots:
         parts.append(f"{md.code(i.base_ref)} has no plot data: only this PR's curves.")
     parts.append(performance.plots_section(i.pr.plots, i.base.plots, base_name))
@@ -114,7 +134,7 @@ def render(i: Inputs) -> str:
     parts = [
         sections.MARKER,
         sections.verdict(i.gates, facts(i)),
-        sections.gate_table(i.gates),
+        sections.gate_table(i.gates, i.gates_note),
         sections.params_section(i.params_diff),
         metrics_part(i),
         data_part(i),

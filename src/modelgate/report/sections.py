@@ -25,6 +25,15 @@ def overall_status(gates: Mapping[str, Any] | None) -> str:
     return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
 
 
+def stopped_before(gates: Mapping[str, Any] | None, stage_gates: Sequence[str]) -> str | None:
+    """The first of `stage_gates` that failed or did not run: the pipeline stopped before the
+    stage they guard, whose outputs on disk are then not this run's."""
+    for gate in (gates or {}).get("gates", []):
+        if gate["gate"] in stage_gates and gate["status"] in ("fail", NOT_RUN):
+            return str(gate["gate"])
+    return None
+
+
 def value_text(value: Any) -> str:
     if isinstance(value, Mapping):
         text = ", ".join(f"{k} {md.num(v)}" for k, v in value.items())
@@ -43,19 +52,25 @@ def condition_text(condition: Mapping[str, Any]) -> str:
     )
 
 
+def _gate_failure(gate: Mapping[str, Any]) -> str:
+    """One failed gate in a phrase: the condition with value and threshold when it is the only
+    one, else the names of the failed conditions."""
+    failed = [c for c in gate["conditions"] if c["status"] == "fail"]
+    if len(failed) == 1:
+        return f"gate `{gate['gate']}` failed ({condition_text(failed[0])})"
+    names = [c["name"] for c in failed[:MAX_LISTED]]
+    more = f" and {len(failed) - MAX_LISTED} more" if len(failed) > MAX_LISTED else ""
+    return f"gate `{gate['gate']}` failed {len(failed)} conditions ({'; '.join(names)}{more})"
+
+
 def verdict(gates: Mapping[str, Any] | None, facts: Sequence[str]) -> str:
     """A GitHub alert (red, yellow or green) with the verdict, then one line of facts."""
     status = overall_status(gates)
     if gates is None:
-        head = "**FAIL**: no gate results (`reports/gates.json` is missing: run `dvc repro` first)"
+        head = "**FAIL**: no gate results (no `reports/gates.json`, no gate files: run `dvc repro`)"
     elif status == "fail":
         failed = [g for g in gates["gates"] if g["status"] == "fail"]
-        head = "**FAIL**: " + "; ".join(
-            f"gate `{g['gate']}` failed ("
-            + "; ".join(condition_text(c) for c in g["conditions"] if c["status"] == "fail")
-            + ")"
-            for g in failed
-        )
+        head = "**FAIL**: " + "; ".join(_gate_failure(g) for g in failed)
     else:
         ran = sum(g["status"] != NOT_RUN for g in gates["gates"])
         head = f"**PASS**: all {ran} gates pass" + (
@@ -74,15 +89,15 @@ def _flagged(gate: Mapping[str, Any]) -> str:
     return "<br>".join(texts) or "-"
 
 
-def gate_table(gates: Mapping[str, Any] | None) -> str:
+def gate_table(gates: Mapping[str, Any] | None, note: str = "") -> str:
     if not gates:
-        return "## Gates\n\nNo gate results: `reports/gates.json` is missing."
+        return "## Gates\n\nNo gate results: `reports/gates.json` and the gate files are missing."
     rows = [
         [g["gate"], STATUS_WORDS.get(g["status"], g["status"]), len(g["conditions"]), _flagged(g)]
         for g in gates["gates"]
     ]
     header = ["gate", "status", "conditions", "failed / warned (value vs threshold)"]
-    return "## Gates\n\n" + md.table(header, rows)
+    return "## Gates\n\n" + (f"{note}\n\n" if note else "") + md.table(header, rows)
 
 
 def conditions_details(gates: Mapping[str, Any] | None) -> str:
