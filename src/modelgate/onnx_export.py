@@ -65,9 +65,7 @@ def content_version(model: onnx.ModelProto) -> str:
 
 
 def attach_metadata(model: onnx.ModelProto, properties: dict[str, object]) -> None:
-    texts = {
-        k: v if isinstance(v, str) else json.dumps(v) for k, v in properties.items()
-    }
+    texts = {k: v if isinstance(v, str) else json.dumps(v) for k, v in properties.items()}
     onnx.helper.set_model_props(model, {**read_metadata(model), **texts})
 
 

@@ -24,8 +24,16 @@ DVC_TIMEOUT_S = 900
 RAN_STAGE = re.compile(r"^Running stage '([^']+)'", re.MULTILINE)
 UP_TO_DATE = "Data and pipelines are up to date."
 # A throwaway identity, so committing in a copy needs no git configuration on the machine.
-_GIT_IDENTITY = ("-c", "user.name=modelgate tests", "-c", "user.email=tests@example.invalid",
-                 "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main")
+_GIT_IDENTITY = (
+    "-c",
+    "user.name=modelgate tests",
+    "-c",
+    "user.email=tests@example.invalid",
+    "-c",
+    "commit.gpgsign=false",
+    "-c",
+    "init.defaultBranch=main",
+)
 
 
 def repo_root() -> Path:

@@ -38,7 +38,9 @@ TUMOUR_INGEST: dict = {
         "worst_concave_points": {"kind": "numeric", "min": 0, "max": 1},
         "worst_area": {"kind": "integer", "min": 0},
         "area_band": {
-            "kind": "categorical", "categories": ["low", "mid", "high"], "nullable": True,
+            "kind": "categorical",
+            "categories": ["low", "mid", "high"],
+            "nullable": True,
         },
     },
 }
