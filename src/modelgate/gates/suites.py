@@ -95,6 +95,7 @@ def run_suite(
         result = suite.run(**datasets)
     if html is not None:
         html.parent.mkdir(parents=True, exist_ok=True)
+        html.unlink(missing_ok=True)  # Deepchecks would write "name (1).html" beside an old one
         result.save_as_html(str(html), as_widget=False)
     conditions: list[Condition] = []
     for check_result in result.results:
