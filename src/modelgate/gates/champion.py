@@ -23,7 +23,6 @@ from typing import Literal
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.metrics import roc_auc_score
 
@@ -35,6 +34,7 @@ from modelgate.metrics import CostMatrix, summarize
 from modelgate.model import labels, model_frame
 from modelgate.onnx_export import onnx_scores
 from modelgate.params import EvaluateParams, load_section
+from modelgate.report.gitdvc import cached_out
 from modelgate.schema import FeatureSchema
 
 logger = logging.getLogger(__name__)
@@ -73,23 +73,13 @@ def _git_show(ref: str, path: str) -> str:
     ).stdout
 
 
-def _cached_out(lock: dict, path: str, cache_dir: Path) -> Path | None:
-    for stage in lock.get("stages", {}).values():
-        for out in stage.get("outs", []):
-            if out.get("path") == path and "md5" in out:
-                md5 = out["md5"]
-                candidate = cache_dir / "files" / "md5" / md5[:2] / md5[2:]
-                return candidate if candidate.exists() else None
-    return None
-
-
 def find_base(ref: str, model_path: str, metrics_path: str, cache_dir: Path) -> Base:
     """The base's ONNX model if the cache has it, else its committed metrics, else nothing."""
     try:
-        lock = yaml.safe_load(_git_show(ref, "dvc.lock")) or {}
+        lock_text = _git_show(ref, "dvc.lock")
     except subprocess.CalledProcessError as exc:
         return Base(ref, why=f"no dvc.lock at {ref!r} ({exc.stderr.strip() or 'unknown ref'})")
-    cached = _cached_out(lock, model_path, cache_dir)
+    cached = cached_out(lock_text, model_path, cache_dir)
     if cached is not None:
         return Base(ref, model=cached.read_bytes())
     try:

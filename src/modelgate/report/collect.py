@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io as bytes_io
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -84,37 +84,45 @@ def model_version(model: bytes | None) -> str | None:
     return read_metadata(onnx.load_from_string(model)).get("model_version")
 
 
-def working_side(paths: Paths) -> Side:
-    plots = {n: _csv(_read(paths.reports / "plots" / f"{n}.csv")) for n in PLOTS}
-    dvc_files = {str(p): p.read_text(encoding="utf-8") for p in sorted(paths.raw_dir.glob("*.dvc"))}
+def _side(
+    read: Callable[[Path], bytes | None],
+    paths: Paths,
+    dvc_files: Mapping[str, str | None],
+    model: bytes | None,
+    lock: str | None = None,
+) -> Side:
+    """One side of the comparison, whatever `read` reads from (the tree or a commit)."""
+    plots = {n: _csv(read(paths.reports / "plots" / f"{n}.csv")) for n in PLOTS}
     return Side(
-        metrics=_json(_read(paths.metrics)),
-        split=_json(_read(paths.reports / "split.json")),
-        params=yaml.safe_load(_read(paths.params) or b"null"),
+        metrics=_json(read(paths.metrics)),
+        split=_json(read(paths.reports / "split.json")),
+        params=yaml.safe_load(read(paths.params) or b"null"),
         plots={n: f for n, f in plots.items() if f is not None},
-        predictions=_csv(_read(paths.predictions)),
+        predictions=_csv(read(paths.predictions)),
         raw_md5=raw_md5(dvc_files),
-        model_version=model_version(_read(paths.model)),
+        model_version=model_version(model),
+        lock=lock,
     )
 
 
+def working_side(paths: Paths) -> Side:
+    dvc_files = {str(p): p.read_text(encoding="utf-8") for p in sorted(paths.raw_dir.glob("*.dvc"))}
+    return _side(_read, paths, dvc_files, _read(paths.model))
+
+
 def base_side(ref: str, paths: Paths, root: Path) -> Side:
-    def show(path: Path | str) -> bytes | None:
+    def show(path: Path) -> bytes | None:
         return gitdvc.show_bytes(ref, str(path), root)
 
     lock = gitdvc.show_text(ref, "dvc.lock", root)
     model = gitdvc.cached_out(lock, str(paths.model), paths.cache_dir)
-    plots = {n: _csv(show(paths.reports / "plots" / f"{n}.csv")) for n in PLOTS}
     dvc_files = [p for p in gitdvc.list_files(ref, str(paths.raw_dir), root) if p.endswith(".dvc")]
-    return Side(
-        metrics=_json(show(paths.metrics)),
-        split=_json(show(paths.reports / "split.json")),
-        params=yaml.safe_load(show(paths.params) or b"null"),
-        plots={n: f for n, f in plots.items() if f is not None},
-        predictions=_csv(show(paths.predictions)),
-        raw_md5=raw_md5({p: gitdvc.show_text(ref, p, root) for p in dvc_files}),
-        model_version=model_version(model.read_bytes() if model else None),
-        lock=lock,
+    return _side(
+        show,
+        paths,
+        {p: gitdvc.show_text(ref, p, root) for p in dvc_files},
+        model.read_bytes() if model else None,
+        lock,
     )
 
 
