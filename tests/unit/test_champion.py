@@ -20,10 +20,13 @@ from modelgate.gates.champion import (
     BASE_REF_ENV,
     Base,
     ChampionParams,
+    bootstrap_weights,
     champion_gate,
     find_base,
     paired_auc_interval,
     tolerance_conditions,
+    unseen_rows,
+    weighted_auc,
 )
 from modelgate.gates.results import GateResult, Status
 from modelgate.metrics import CostMatrix
@@ -33,6 +36,7 @@ from tests.integration.repo_copy import git
 from tests.unit._pipeline import PipelineRun, args
 
 MODEL = "models/model.onnx"
+FIT = ("data/split/train.parquet", "data/split/validation.parquet")
 METRICS = "reports/metrics.json"
 CHAMPION: dict = {
     "base_ref": "main",
@@ -40,6 +44,7 @@ CHAMPION: dict = {
     "confidence": 0.95,
     "seed": 0,
     "auc_tolerance": 0.01,
+    "min_rows": 20,
     "metrics": {
         "roc_auc": {"better": "higher", "tolerance": 0.02},
         "brier": {"better": "lower", "tolerance": 0.10, "kind": "relative"},
@@ -93,6 +98,38 @@ def test_paired_interval_is_seeded_and_widens_with_confidence():
 
     assert first == again
     assert wider[0] < first[0] < first[1] < wider[1]
+
+
+def test_weighted_auc_equals_sklearn_on_each_resample_with_ties():
+    rng = np.random.default_rng(3)
+    y = (rng.random(300) < 0.3).astype(np.int64)
+    scores = np.round(rng.random(300) + 0.3 * y, 1)  # coarse scores: many ties
+    weights = bootstrap_weights(len(y), 25, seed=4)
+
+    fast = weighted_auc(y, scores, weights)
+
+    for replicate, counts in enumerate(weights):
+        rows = np.repeat(np.arange(len(y)), counts)
+        assert fast[replicate] == pytest.approx(roc_auc_score(y[rows], scores[rows]), abs=1e-12)
+
+
+def test_weighted_auc_is_nan_for_a_replicate_with_one_class():
+    y = np.array([0, 0, 1, 1])
+    weights = np.array([[1, 1, 1, 1], [2, 2, 0, 0]])
+
+    auc = weighted_auc(y, np.array([0.1, 0.4, 0.35, 0.8]), weights)
+
+    assert auc[0] == 0.75
+    assert np.isnan(auc[1])
+
+
+def test_bootstrap_weights_draw_every_row_count_once_per_replicate():
+    weights = bootstrap_weights(rows=50, replicates=7, seed=0)
+
+    assert weights.shape == (7, 50)
+    assert (weights.sum(axis=1) == 50).all()
+    assert (weights == bootstrap_weights(rows=50, replicates=7, seed=0)).all()
+    assert (weights != bootstrap_weights(rows=50, replicates=7, seed=1)).any()
 
 
 def test_the_same_scores_give_a_zero_interval():
@@ -182,14 +219,22 @@ def committed(pipeline_run: PipelineRun) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def base_repo(
-    tmp_path_factory: pytest.TempPathFactory, onnx_model: bytes, committed: dict[str, float]
+    tmp_path_factory: pytest.TempPathFactory,
+    onnx_model: bytes,
+    committed: dict[str, float],
+    pipeline_run: PipelineRun,
 ) -> Path:
     """A git repository with three tags: `lock-only` (a dvc.lock naming the model),
     `honest` (plus the model's own test metrics), `better` (metrics with a far higher ROC-AUC)."""
     repo = tmp_path_factory.mktemp("base_repo")
     git(repo, "init", "--quiet")
     md5 = hashlib.md5(onnx_model).hexdigest()
-    lock = {"schema": "2.0", "stages": {"export": {"outs": [{"path": MODEL, "md5": md5}]}}}
+    split_outs = [
+        {"path": path, "md5": hashlib.md5(pipeline_run.part(part).read_bytes()).hexdigest()}
+        for part, path in zip(("train", "validation"), FIT, strict=True)
+    ]
+    stages = {"split": {"outs": split_outs}, "export": {"outs": [{"path": MODEL, "md5": md5}]}}
+    lock = {"schema": "2.0", "stages": stages}
     (repo / "dvc.lock").write_text(yaml.safe_dump(lock), encoding="utf-8")
     for tag, metrics in (
         ("lock-only", None),
@@ -205,14 +250,29 @@ def base_repo(
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory, onnx_model: bytes) -> Path:
-    """A DVC cache holding the model, where DVC 3 keeps a file of that md5."""
+def cache_dir(
+    tmp_path_factory: pytest.TempPathFactory, onnx_model: bytes, pipeline_run: PipelineRun
+) -> Path:
+    """A DVC cache holding the model and the split it was fitted on, where DVC 3 keeps them."""
     cache = tmp_path_factory.mktemp("dvc_cache")
-    md5 = hashlib.md5(onnx_model).hexdigest()
-    path = cache / "files" / "md5" / md5[:2] / md5[2:]
-    path.parent.mkdir(parents=True)
-    path.write_bytes(onnx_model)
+    _cache(cache, onnx_model)
+    for part in ("train", "validation"):
+        _cache(cache, pipeline_run.part(part).read_bytes())
     return cache
+
+
+@pytest.fixture(scope="module")
+def model_only_cache(tmp_path_factory: pytest.TempPathFactory, onnx_model: bytes) -> Path:
+    cache = tmp_path_factory.mktemp("model_only_cache")
+    _cache(cache, onnx_model)
+    return cache
+
+
+def _cache(cache: Path, content: bytes) -> None:
+    md5 = hashlib.md5(content).hexdigest()
+    path = cache / "files" / "md5" / md5[:2] / md5[2:]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
 
 
 @pytest.fixture
@@ -273,15 +333,84 @@ def test_neither_model_nor_metrics_at_the_ref(in_repo: Path, tmp_path: Path):
 def test_gate_with_the_base_model_runs_the_paired_bootstrap(
     in_repo: Path, cache_dir: Path, pipeline_run: PipelineRun, onnx_model: bytes
 ):
-    result = _gate(pipeline_run, onnx_model, find_base("honest", MODEL, METRICS, cache_dir))
+    result = _gate(pipeline_run, onnx_model, find_base("honest", MODEL, METRICS, cache_dir, FIT))
 
     assert result.status is Status.PASS
-    assert result.notes == ["base: honest"]
+    assert result.notes[0] == "base: honest"
     bootstrap = result.conditions[0]
     assert bootstrap.name == BOOTSTRAP
     assert bootstrap.value == {"delta": 0.0, "ci_low": 0.0, "ci_high": 0.0, "confidence": 0.95}
     assert "no significant change" in bootstrap.message
     assert [c.name for c in result.conditions[1:]] == ["roc_auc vs champion", "brier vs champion"]
+
+
+def test_base_fit_rows_come_from_the_dvc_cache(
+    in_repo: Path, cache_dir: Path, pipeline_run: PipelineRun
+):
+    base = find_base("honest", MODEL, METRICS, cache_dir, FIT)
+
+    expected = pd.concat(
+        [pd.read_parquet(pipeline_run.part(p)) for p in ("train", "validation")], ignore_index=True
+    )
+    assert base.fit_data is not None
+    pd.testing.assert_frame_equal(base.fit_data, expected)
+
+
+def test_test_rows_the_base_trained_on_are_left_out(
+    in_repo: Path, cache_dir: Path, pipeline_run: PipelineRun, onnx_model: bytes
+):
+    test = pd.read_parquet(pipeline_run.part("test"))
+    base = find_base("honest", MODEL, METRICS, cache_dir, FIT)
+    seen_by_base = test.iloc[::3]  # as if a re-drawn split had put these in the base's train set
+    assert base.fit_data is not None
+    base = Base(base.ref, model=base.model, fit_data=pd.concat([base.fit_data, seen_by_base]))
+
+    result = _gate(pipeline_run, onnx_model, base)
+
+    kept = int(unseen_rows(test, base.fit_data).sum())
+    assert kept <= len(test) - len(seen_by_base)
+    assert result.notes == [
+        "base: honest",
+        f"scored on the {kept} of {len(test)} test rows that the base model did not train on",
+    ]
+    assert result.conditions[0].name == BOOTSTRAP
+
+
+def test_too_few_unseen_test_rows_give_no_verdict(
+    in_repo: Path, cache_dir: Path, pipeline_run: PipelineRun, onnx_model: bytes
+):
+    test = pd.read_parquet(pipeline_run.part("test"))
+    base = Base("honest", model=onnx_model, fit_data=test.iloc[5:])
+
+    result = _gate(pipeline_run, onnx_model, base)
+
+    assert result.status is Status.WARN
+    assert [(c.name, c.value) for c in result.conditions] == [
+        ("test rows neither model trained on", 5)
+    ]
+
+
+def test_base_without_its_fit_rows_says_seen_rows_stay_in(
+    in_repo: Path, model_only_cache: Path, pipeline_run: PipelineRun, onnx_model: bytes
+):
+    base = find_base("honest", MODEL, METRICS, model_only_cache, FIT)
+
+    result = _gate(pipeline_run, onnx_model, base)
+
+    assert base.model == onnx_model and base.fit_data is None
+    assert result.notes[1] == (
+        "the rows 'honest' trained on are not in the DVC cache: "
+        "test rows it has seen cannot be left out"
+    )
+    assert result.conditions[0].name == BOOTSTRAP
+
+
+def test_unseen_rows_match_values_across_a_dtype_change():
+    test = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"], "new": [0, 0, 0]})
+    seen = pd.DataFrame({"a": [2.0, 9.0], "b": ["y", "y"]}).astype({"a": "float64"})
+
+    assert unseen_rows(test, seen).tolist() == [True, False, True]
+    assert unseen_rows(test.astype({"b": "category"}), seen).tolist() == [True, False, True]
 
 
 @pytest.mark.parametrize(("ref", "expected"), [("honest", Status.PASS), ("better", Status.FAIL)])
@@ -354,19 +483,24 @@ def test_stage_takes_the_base_ref_from_the_environment(
     monkeypatch.setenv(BASE_REF_ENV, "honest")
 
     champion.main(
-        args(
-            params=params,
-            model=MODEL,
-            test=pipeline_run.part("test"),
-            schema=pipeline_run.schema_json,
-            base_metrics=METRICS,
-            gates_dir=tmp_path / "gates",
-            report=tmp_path / "gates.json",
-            cache_dir=cache_dir,
-        )
+        [
+            *args(
+                params=params,
+                model=MODEL,
+                test=pipeline_run.part("test"),
+                schema=pipeline_run.schema_json,
+                base_metrics=METRICS,
+                gates_dir=tmp_path / "gates",
+                report=tmp_path / "gates.json",
+                cache_dir=cache_dir,
+            ),
+            "--base-fit-data",
+            *FIT,
+        ]
     )
 
     gate = io.read_json(tmp_path / "gates" / "champion.json")
-    assert gate["notes"] == ["base: honest"]
+    assert gate["notes"][0] == "base: honest"
+    assert "not in the DVC cache" not in " ".join(gate["notes"])
     assert gate["conditions"][0]["name"] == BOOTSTRAP
     assert io.read_json(tmp_path / "gates.json")["gates"] == [gate]

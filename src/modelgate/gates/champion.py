@@ -4,6 +4,9 @@ scored on the same test rows, with a paired bootstrap interval of the ROC-AUC di
 The base model is found through git, never the network: the base commit's `dvc.lock` names the
 ONNX file's md5, looked up in the local DVC cache (CI restores it or `dvc fetch`es it first).
 When it is not there, the gate compares against the base's git-tracked metrics and says so.
+When the data changed, the split is drawn anew and some of the PR's test rows were in the base
+model's training or validation rows; those rows, found through the base's split outputs in the
+same cache, are left out so that both models are scored only on rows neither has seen.
 The base is not a DVC dependency on purpose: which branch is the base is a fact about the pull
 request, not an input of the model, and dvc.lock must be the same on every branch with the
 same inputs. So this stage has no declared outputs; it writes its gate file beside the others.
@@ -16,15 +19,15 @@ import logging
 import os
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 from pydantic import BaseModel, ConfigDict, Field
-from sklearn.metrics import roc_auc_score
 
 from modelgate import io
 from modelgate.cli import entry, stage_parser
@@ -56,6 +59,7 @@ class ChampionParams(BaseModel):
     confidence: float = Field(gt=0.5, lt=1)
     seed: int
     auc_tolerance: float = Field(ge=0)
+    min_rows: int = Field(default=100, ge=1)  # fewer unseen test rows than this: no verdict
     metrics: dict[str, Tolerance]
 
 
@@ -65,6 +69,8 @@ class Base:
     model: bytes | None = None
     metrics: dict[str, float] | None = None
     why: str = ""
+    # The rows the base model was fitted and tuned on; None when the cache lacks them.
+    fit_data: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
 
 def _git_show(ref: str, path: str) -> str:
@@ -73,15 +79,28 @@ def _git_show(ref: str, path: str) -> str:
     ).stdout
 
 
-def find_base(ref: str, model_path: str, metrics_path: str, cache_dir: Path) -> Base:
-    """The base's ONNX model if the cache has it, else its committed metrics, else nothing."""
+def find_base(
+    ref: str,
+    model_path: str,
+    metrics_path: str,
+    cache_dir: Path,
+    fit_paths: Sequence[str] = (),
+) -> Base:
+    """The base's ONNX model (with the rows it was fitted on) if the cache has it, else its
+    committed metrics, else nothing."""
     try:
         lock_text = _git_show(ref, "dvc.lock")
     except subprocess.CalledProcessError as exc:
         return Base(ref, why=f"no dvc.lock at {ref!r} ({exc.stderr.strip() or 'unknown ref'})")
     cached = cached_out(lock_text, model_path, cache_dir)
     if cached is not None:
-        return Base(ref, model=cached.read_bytes())
+        fit_files = [cached_out(lock_text, path, cache_dir) for path in fit_paths]
+        fit_data = (
+            pd.concat([pd.read_parquet(f) for f in fit_files], ignore_index=True)
+            if fit_files and None not in fit_files
+            else None
+        )
+        return Base(ref, model=cached.read_bytes(), fit_data=fit_data)
     try:
         metrics = json.loads(_git_show(ref, metrics_path))["test"]
     except (subprocess.CalledProcessError, KeyError, json.JSONDecodeError):
@@ -89,16 +108,58 @@ def find_base(ref: str, model_path: str, metrics_path: str, cache_dir: Path) -> 
     return Base(ref, metrics=metrics, why=f"the model of {ref!r} is not in the DVC cache")
 
 
+def unseen_rows(test: pd.DataFrame, seen: pd.DataFrame) -> np.ndarray:
+    """Mask of the test rows whose values (on the columns both share) are not among `seen`.
+
+    A column numeric on both sides is compared as float, any other as text, so a column whose
+    dtype changed between base and PR (int to float, category to object) still matches.
+    """
+    columns = [c for c in test.columns if c in seen.columns]
+
+    def keys(frame: pd.DataFrame) -> pd.Series:
+        same = {
+            c: "float64" if is_numeric_dtype(test[c]) and is_numeric_dtype(seen[c]) else "string"
+            for c in columns
+        }
+        return pd.util.hash_pandas_object(frame[columns].astype(same), index=False)
+
+    return ~keys(test).isin(set(keys(seen))).to_numpy()
+
+
+def weighted_auc(y: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """ROC-AUC of `scores` under each row of `weights` (replicates x rows), ties counted half.
+
+    The Mann-Whitney form on tie groups of the sorted scores: each positive counts the weight of
+    negatives below it, plus half of those tied with it. One sort serves every replicate, so a
+    thousand bootstrap replicates cost a few matrix passes instead of a thousand sklearn calls.
+    A replicate without both classes gives NaN.
+    """
+    order = np.argsort(scores, kind="stable")
+    ordered = scores[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    w = weights[:, order].astype(np.float64)
+    is_pos = y[order] == 1
+    pos = np.add.reduceat(w * is_pos, starts, axis=1)
+    neg = np.add.reduceat(w * ~is_pos, starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    pairs = pos.sum(axis=1) * neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(pairs > 0, (pos * (below + 0.5 * neg)).sum(axis=1) / pairs, np.nan)
+
+
+def bootstrap_weights(rows: int, replicates: int, seed: int) -> np.ndarray:
+    """How often each row is drawn in each bootstrap replicate (replicates x rows)."""
+    draws = np.random.default_rng(seed).integers(0, rows, (replicates, rows))
+    flat = draws + rows * np.arange(replicates)[:, None]
+    return np.bincount(flat.ravel(), minlength=rows * replicates).reshape(replicates, rows)
+
+
 def paired_auc_interval(
     y: np.ndarray, challenger: np.ndarray, champion: np.ndarray, params: ChampionParams
 ) -> tuple[float, float]:
-    rng = np.random.default_rng(params.seed)
-    diffs = []
-    for _ in range(params.n_bootstrap):
-        idx = rng.integers(0, len(y), len(y))
-        if y[idx].min() == y[idx].max():
-            continue
-        diffs.append(roc_auc_score(y[idx], challenger[idx]) - roc_auc_score(y[idx], champion[idx]))
+    weights = bootstrap_weights(len(y), params.n_bootstrap, params.seed)
+    diffs = weighted_auc(y, challenger, weights) - weighted_auc(y, champion, weights)
+    diffs = diffs[~np.isnan(diffs)]  # replicates that drew a single class
     alpha = (1 - params.confidence) / 2
     low, high = np.quantile(diffs, [alpha, 1 - alpha])
     return float(low), float(high)
@@ -155,6 +216,32 @@ def champion_gate(
             return result
         result.conditions += tolerance_conditions(ch_metrics, base.metrics, params)
         return result
+    if base.fit_data is None:
+        result.notes.append(
+            f"the rows {base.ref!r} trained on are not in the DVC cache: "
+            "test rows it has seen cannot be left out"
+        )
+    else:
+        unseen = unseen_rows(test, base.fit_data)
+        if not unseen.all():
+            result.notes.append(
+                f"scored on the {unseen.sum()} of {len(test)} test rows that the base model "
+                "did not train on"
+            )
+            test, y = test[unseen], y[unseen]
+            ch_scores = ch_scores[unseen]
+            ch_metrics = summarize(y, ch_scores, ch_threshold, costs, bins)
+        if len(y) < params.min_rows or len(np.unique(y)) < 2:
+            result.conditions.append(
+                Condition(
+                    "test rows neither model trained on",
+                    Status.WARN,
+                    len(y),
+                    f">= {params.min_rows} rows, both classes",
+                    "too few rows to compare the models on",
+                )
+            )
+            return result
     base_scores, base_threshold = _score(base.model, test)
     base_metrics = summarize(y, base_scores, base_threshold, costs, bins)
     low, high = paired_auc_interval(y, ch_scores, base_scores, params)
@@ -202,12 +289,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name in ("model", "test", "schema", "gates-dir", "report"):
         parser.add_argument(f"--{name}", type=Path, required=True)
     parser.add_argument("--base-metrics", required=True, help="git path of the metrics JSON")
+    parser.add_argument(
+        "--base-fit-data",
+        nargs="*",
+        default=[],
+        help="git paths of the split outputs the base model was fitted and tuned on",
+    )
     parser.add_argument("--cache-dir", type=Path, default=Path(".dvc/cache"))
     args = parser.parse_args(argv)
     params = load_section(args.params, "gates.champion", ChampionParams)
     evaluate = load_section(args.params, "evaluate", EvaluateParams)
     ref = os.environ.get(BASE_REF_ENV) or params.base_ref
-    base = find_base(ref, str(args.model), args.base_metrics, args.cache_dir)
+    base = find_base(ref, str(args.model), args.base_metrics, args.cache_dir, args.base_fit_data)
     result = champion_gate(
         pd.read_parquet(args.test),
         FeatureSchema.from_dict(io.read_json(args.schema)),

@@ -49,6 +49,9 @@ class SuiteParams(BaseModel):
 
     n_samples: int = Field(ge=100)
     random_state: int = 0
+    # Which partition a single-dataset check (weak segments, ROC report) runs on when the suite
+    # has two: "test" halves their cost and reports on the rows the model never saw.
+    single_dataset: Literal["train", "test", "both"] = "both"
     default_on_fail: Severity = "warn"
     checks: dict[str, CheckSpec] = Field(default_factory=dict)
 
@@ -91,8 +94,9 @@ def run_suite(
     """
     # Deepchecks asks for permutation importance with n_jobs=-1: joblib's default process pool
     # re-imports the world in each worker (about 20 s a gate on 2 cores). Threads share it.
+    single = None if params.single_dataset == "both" else params.single_dataset.capitalize()
     with parallel_config(backend="threading"):
-        result = suite.run(**datasets)
+        result = suite.run(**datasets, run_single_dataset=single)
     if html is not None:
         html.parent.mkdir(parents=True, exist_ok=True)
         html.unlink(missing_ok=True)  # Deepchecks would write "name (1).html" beside an old one

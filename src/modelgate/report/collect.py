@@ -12,8 +12,8 @@ from typing import Any
 
 import onnx
 import pandas as pd
-import yaml
 
+from modelgate import io
 from modelgate.gates.results import GATE_ORDER
 from modelgate.onnx_export import read_metadata
 from modelgate.report import gitdvc
@@ -73,7 +73,7 @@ def raw_md5(dvc_files: Mapping[str, str | None]) -> dict[str, str]:
     """Data path -> md5 from the text of `.dvc` files (path of the `.dvc` file -> its text)."""
     out = {}
     for dvc_path, text in dvc_files.items():
-        for entry in (yaml.safe_load(text or "") or {}).get("outs", []):
+        for entry in (io.load_yaml(text or "") or {}).get("outs", []):
             out[str(PurePosixPath(dvc_path).parent / entry["path"])] = str(entry.get("md5"))
     return out
 
@@ -96,7 +96,7 @@ def _side(
     return Side(
         metrics=_json(read(paths.metrics)),
         split=_json(read(paths.reports / "split.json")),
-        params=yaml.safe_load(read(paths.params) or b"null"),
+        params=io.load_yaml(read(paths.params) or b"null"),
         plots={n: f for n, f in plots.items() if f is not None},
         predictions=_csv(read(paths.predictions)),
         raw_md5=raw_md5(dvc_files),

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
+from modelgate import io
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def cache_file(cache_dir: Path, md5: str | None) -> Path | None:
 
 def cached_out(lock_text: str | None, path: str, cache_dir: Path) -> Path | None:
     """The cache file of output `path` as recorded in the text of a dvc.lock."""
-    lock = yaml.safe_load(lock_text or "") or {}
+    lock = io.load_yaml(lock_text or "") or {}
     for stage in lock.get("stages", {}).values():
         for out in stage.get("outs", []):
             if out.get("path") == path:

@@ -54,10 +54,13 @@ def champion_line(champion: Mapping[str, Any] | None) -> str:
         value = condition.get("value")
         if condition.get("name") == AUC_CONDITION and isinstance(value, Mapping):
             low, high = float(value["ci_low"]), float(value["ci_high"])
+            rows = [n for n in champion.get("notes", []) if n.startswith("scored on")]
             return (
                 f"ROC-AUC against the base model on the same test rows: "
                 f"{float(value['delta']):+.4f}, {float(value['confidence']):.0%} paired bootstrap "
-                f"interval [{low:+.4f}, {high:+.4f}]: **{auc_reading(low, high)}**."
+                f"interval [{low:+.4f}, {high:+.4f}]: **{auc_reading(low, high)}**"
+                + "".join(f" ({n})" for n in rows)
+                + "."
             )
     notes = "; ".join(champion.get("notes", [])) or "no reason given"
     return f"ROC-AUC against the base model: no bootstrap interval ({notes})."
