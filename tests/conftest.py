@@ -46,7 +46,13 @@ TINY_PARAMS: dict = {
         "calibration_bins": 5,
         "score_bins": 10,
     },
-    "export": {"opset": 17, "ml_opset": 3, "max_abs_diff": 1e-5, "max_flips": 0},
+    "export": {
+        "model_name": "tiny-model",
+        "opset": 17,
+        "ml_opset": 3,
+        "max_abs_diff": 1e-5,
+        "max_flips": 0,
+    },
 }
 
 

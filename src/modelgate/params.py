@@ -91,6 +91,7 @@ class EvaluateParams(_Section):
 
 
 class ExportParams(_Section):
+    model_name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")  # a DNS label: serving, tags
     opset: int = Field(ge=13)
     ml_opset: int = Field(ge=1)
     max_abs_diff: float = Field(gt=0)

@@ -42,6 +42,9 @@ MODULES = {
     "uvicorn": "uvicorn",
     "prometheus-client": "prometheus_client",
     "orjson": "orjson",
+    "uvloop": "uvloop",
+    "httptools": "httptools",
+    "pydantic-settings": "pydantic_settings",
 }
 
 

@@ -28,6 +28,7 @@ from modelgate.stages.train import load_pipeline
 from tests.unit._pipeline import PipelineRun
 
 METADATA_KEYS = {
+    "model_name",
     "model_version",
     "feature_schema",
     "threshold",
@@ -89,6 +90,7 @@ def test_metadata_carries_the_contract(model: onnx.ModelProto, pipeline_run: Pip
 
     assert set(metadata) == METADATA_KEYS
     assert json.loads(metadata["feature_schema"]) == io.read_json(pipeline_run.schema_json)
+    assert metadata["model_name"] == params["export"]["model_name"]
     assert float(metadata["threshold"]) == metrics["threshold"]
     assert json.loads(metadata["metrics"]) == metrics["test"]
     assert metadata["training_data_digest"] == io.sha256_file(pipeline_run.part("train"))

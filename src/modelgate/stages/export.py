@@ -83,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     attach_metadata(
         model,
         {
+            "model_name": params.model_name,
             "model_version": version,
             "feature_schema": schema.to_dict(),
             "threshold": str(metrics["threshold"]),
