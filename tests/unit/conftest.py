@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
 from modelgate import cli
+from modelgate.stages import export
 from tests.unit._pipeline import PipelineRun, run_pipeline
 
 StageMain = Callable[[Sequence[str] | None], None]
@@ -18,6 +20,14 @@ RunStage = Callable[[StageMain, list[str]], tuple[int, str]]
 def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
     """ingest -> split -> train -> evaluate on the tiny data, once: later stages start here."""
     return run_pipeline(tmp_path_factory.mktemp("pipeline"))
+
+
+@pytest.fixture(scope="session")
+def exported_model(pipeline_run: PipelineRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny pipeline exported to ONNX as the export stage does."""
+    out = tmp_path_factory.mktemp("export")
+    export.main(pipeline_run.export_argv(out / "model.onnx", out / "parity.json"))
+    return out / "model.onnx"
 
 
 @pytest.fixture

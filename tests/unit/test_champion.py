@@ -30,7 +30,6 @@ from modelgate.gates.champion import (
 )
 from modelgate.gates.results import GateResult, Status
 from modelgate.metrics import CostMatrix
-from modelgate.stages import export
 from tests.conftest import TINY_PARAMS
 from tests.integration.repo_copy import git
 from tests.unit._pipeline import PipelineRun, args
@@ -205,11 +204,9 @@ def test_every_configured_metric_is_compared():
 
 
 @pytest.fixture(scope="module")
-def onnx_model(pipeline_run: PipelineRun, tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """The tiny pipeline exported as the export stage does: the challenger of these tests."""
-    out = tmp_path_factory.mktemp("champion_export")
-    export.main(pipeline_run.export_argv(out / "model.onnx", out / "parity.json"))
-    return (out / "model.onnx").read_bytes()
+def onnx_model(exported_model: Path) -> bytes:
+    """The challenger of these tests."""
+    return exported_model.read_bytes()
 
 
 @pytest.fixture(scope="module")

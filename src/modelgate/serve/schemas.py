@@ -1,0 +1,231 @@
+"""Request bodies to model feeds, checked against the model's feature schema.
+
+Two shapes come in: `/predict` takes a JSON list of records (field name to value), the Open
+Inference Protocol takes one tensor per input. Both become the same per-column value lists and
+go through one check, so a value the one refuses the other refuses too, with the same words.
+Every problem names its row and field; a request is refused whole, never scored in part.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from modelgate.params import ColumnSpec
+
+MISSING_CATEGORY = ""  # what the pipeline feeds for a missing category (modelgate.schema)
+MAX_PROBLEMS = 20
+REQUIRED = "null, but the field is required"
+NUMERIC_TYPES = {
+    "FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32",
+    "UINT64",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = [f"row {self.row}" if self.row is not None else "", self.field or ""]
+        prefix = ", ".join(w for w in where if w)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+
+class RequestError(ValueError):
+    """A client's mistake: `status` is the HTTP status, `problems` each row and field at fault."""
+
+    def __init__(self, status: int, message: str, problems: Sequence[Problem] = ()):
+        self.status = status
+        self.problems = list(problems)
+        details = "; ".join(str(p) for p in self.problems[:3])
+        more = f" (and {len(self.problems) - 3} more)" if len(self.problems) > 3 else ""
+        super().__init__(f"{message}: {details}{more}" if details else message)
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": str(self),
+            "problems": [
+                {"row": p.row, "field": p.field, "message": p.message} for p in self.problems
+            ],
+        }
+
+
+Unknown = Literal["reject", "missing"]
+
+
+def records_to_columns(
+    body: Any, columns: Mapping[str, ColumnSpec], max_batch: int
+) -> dict[str, list[Any]]:
+    """Transpose a list of records into value lists per column, refusing any other shape."""
+    if not isinstance(body, list):
+        raise RequestError(422, "the body must be a JSON list of records")
+    _check_batch(len(body), max_batch)
+    problems = []
+    for row, record in enumerate(body):
+        if not isinstance(record, dict):
+            problems.append(Problem(row, None, f"a record must be an object, got {_kind(record)}"))
+            continue
+        problems += [Problem(row, f, "missing field") for f in columns if f not in record]
+        problems += [Problem(row, f, "unknown field") for f in record if f not in columns]
+    _raise_if(problems)
+    return {name: [record[name] for record in body] for name in columns}
+
+
+def tensors_to_columns(
+    body: Any, columns: Mapping[str, ColumnSpec], max_batch: int
+) -> dict[str, list[Any]]:
+    """The `inputs` of an inference request, one tensor per feature, as value lists."""
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if not isinstance(inputs, list):
+        raise RequestError(422, "an inference request needs an `inputs` list of tensors")
+    found: dict[str, list[Any]] = {}
+    problems = []
+    for position, tensor in enumerate(inputs):
+        try:
+            name, values = _tensor(tensor, columns)
+        except RequestError as exc:
+            problems.append(Problem(None, f"inputs[{position}]", str(exc)))
+            continue
+        if name in found:
+            problems.append(Problem(None, name, "input given twice"))
+        found[name] = values
+    problems += [Problem(None, n, "missing input") for n in columns if n not in found]
+    _raise_if(problems)
+    rows = {len(v) for v in found.values()}
+    if len(rows) > 1:
+        raise RequestError(422, f"inputs disagree on the batch size: {sorted(rows)}")
+    _check_batch(rows.pop(), max_batch)
+    return found
+
+
+def feeds(
+    values: Mapping[str, list[Any]], columns: Mapping[str, ColumnSpec], unknown: Unknown
+) -> dict[str, np.ndarray]:
+    """Checked ONNX feeds: float32 [n, 1] (NaN = missing) or strings [n, 1] ("" = missing)."""
+    out: dict[str, np.ndarray] = {}
+    problems: list[Problem] = []
+    for name, spec in columns.items():
+        cells: list[float | str | Problem]
+        if spec.kind == "categorical":
+            cells = [_category(v, spec, unknown) for v in values[name]]
+            dtype: Any = object
+        else:
+            cells = [_number(v, spec) for v in values[name]]
+            dtype = np.float32
+        bad = [Problem(r, name, c.message) for r, c in enumerate(cells) if isinstance(c, Problem)]
+        if bad:
+            problems += bad
+            if len(problems) >= MAX_PROBLEMS:
+                break
+            continue
+        out[name] = np.array(cells, dtype=dtype).reshape(-1, 1)
+    _raise_if(problems)
+    return out
+
+
+def _number(value: Any, spec: ColumnSpec) -> float | Problem:
+    if value is None:
+        return math.nan if spec.nullable else Problem(None, None, REQUIRED)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return Problem(None, None, f"expected a number, got {_kind(value)}")
+    number = float(value)
+    if math.isnan(number):
+        return math.nan if spec.nullable else Problem(None, None, "NaN, but the field is required")
+    if math.isinf(number):
+        return Problem(None, None, f"{value} is not a finite number")
+    if spec.kind == "integer" and not number.is_integer():
+        return Problem(None, None, f"expected an integer, got {value}")
+    if spec.min is not None and number < spec.min:
+        return Problem(None, None, f"{value} is below the minimum {spec.min:g}")
+    if spec.max is not None and number > spec.max:
+        return Problem(None, None, f"{value} is above the maximum {spec.max:g}")
+    return number
+
+
+def _category(value: Any, spec: ColumnSpec, unknown: Unknown) -> str | Problem:
+    if value is None:
+        return MISSING_CATEGORY if spec.nullable else Problem(None, None, REQUIRED)
+    if not isinstance(value, str):
+        return Problem(None, None, f"expected a string, got {_kind(value)}")
+    if value in (spec.categories or ()):
+        return value
+    if unknown == "missing":
+        return MISSING_CATEGORY
+    return Problem(
+        None, None, f"unknown category {value!r} (known: {', '.join(spec.categories or ())})"
+    )
+
+
+def _tensor(tensor: Any, columns: Mapping[str, ColumnSpec]) -> tuple[str, list[Any]]:
+    if not isinstance(tensor, dict):
+        raise RequestError(422, f"a tensor must be an object, got {_kind(tensor)}")
+    name, datatype, shape, data = (tensor.get(k) for k in ("name", "datatype", "shape", "data"))
+    if not isinstance(name, str) or name not in columns:
+        raise RequestError(422, f"unknown input {name!r}")
+    expected = "BYTES" if columns[name].kind == "categorical" else "a numeric type"
+    if datatype not in (NUMERIC_TYPES if expected != "BYTES" else {"BYTES"}):
+        raise RequestError(422, f"input {name!r}: datatype {datatype!r}, expected {expected}")
+    if not (
+        isinstance(shape, list)
+        and len(shape) in (1, 2)
+        and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+        and (len(shape) == 1 or shape[1] == 1)
+    ):
+        raise RequestError(422, f"input {name!r}: shape {shape!r}, expected [n] or [n, 1]")
+    values = _flat(data)
+    if values is None or len(values) != shape[0]:
+        raise RequestError(422, f"input {name!r}: data must be a list of {shape[0]} value(s)")
+    return name, values
+
+
+def _flat(data: Any) -> list[Any] | None:
+    if not isinstance(data, list):
+        return None
+    if all(isinstance(d, list) for d in data) and data:
+        if any(len(d) != 1 for d in data):
+            return None
+        return [d[0] for d in data]
+    return data
+
+
+def _check_batch(rows: int, max_batch: int) -> None:
+    if rows == 0:
+        raise RequestError(422, "empty batch: send at least one row")
+    if rows > max_batch:
+        raise RequestError(422, f"batch of {rows} rows is over the limit of {max_batch}")
+
+
+def _raise_if(problems: list[Problem]) -> None:
+    if problems:
+        raise RequestError(422, "invalid request", problems[:MAX_PROBLEMS])
+
+
+def _kind(value: Any) -> str:
+    return {dict: "object", list: "list", str: "string", bool: "boolean"}.get(
+        type(value), "null" if value is None else type(value).__name__
+    )
+
+
+def requested_outputs(body: dict[str, Any], available: Sequence[str]) -> list[str]:
+    """The outputs an inference request names (all of them when it names none)."""
+    outputs = body.get("outputs")
+    if outputs is None:
+        return list(available)
+    names = (
+        [o.get("name") if isinstance(o, dict) else None for o in outputs]
+        if isinstance(outputs, list)
+        else None
+    )
+    if names is None or not names:
+        raise RequestError(422, '`outputs` must be a non-empty list of {"name": ...} objects')
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise RequestError(422, f"unknown output(s) {unknown}; this model has {list(available)}")
+    return [n for n in available if n in names]

@@ -1,0 +1,113 @@
+"""What the server tells operators: Prometheus metrics, JSON logs, and the prediction log.
+
+Logs and prediction records leave the request path through queues drained by background
+threads, so a slow disk or terminal never adds to a request's latency.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import queue
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+SCORE_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
+
+
+class Metrics:
+    """The server's own registry, so tests and several apps in one process never collide."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        labels = ("endpoint", "method", "status")
+        self.requests = Counter(
+            "modelgate_requests", "HTTP requests", labels, registry=self.registry
+        )
+        self.latency = Histogram(
+            "modelgate_request_duration_seconds",
+            "HTTP request latency",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.scores = Histogram(
+            "modelgate_prediction_score",
+            "Predicted positive-class probability",
+            buckets=SCORE_BUCKETS,
+            registry=self.registry,
+        )
+        self.rows = Counter("modelgate_predicted_rows", "Rows scored", registry=self.registry)
+        self.ready = Gauge("modelgate_ready", "1 when the model serves", registry=self.registry)
+        self.model = Info("modelgate_model", "The model being served", registry=self.registry)
+
+    def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        labels = (endpoint, method, str(status))
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(seconds)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any `extra` fields."""
+
+    BASE: ClassVar[set[str]] = {*vars(logging.makeLogRecord({})), "color_message"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({k: v for k, v in vars(record).items() if k not in self.BASE})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def configure_logging(level: str) -> logging.handlers.QueueListener:
+    """JSON lines on stderr through a queue; returns the listener to stop at shutdown."""
+    JsonFormatter.converter = time.gmtime
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    log_queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(log_queue, handler)
+    root = logging.getLogger()
+    root.handlers[:] = [logging.handlers.QueueHandler(log_queue)]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    listener.start()
+    return listener
+
+
+class PredictionLog:
+    """Appends one JSON line per scored row to a file, from a background thread."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._drain, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        self._queue.put(b"".join(orjson.dumps(r) + b"\n" for r in records))
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _drain(self) -> None:
+        with self.path.open("ab") as sink:
+            while (chunk := self._queue.get()) is not None:
+                sink.write(chunk)
+                sink.flush()
