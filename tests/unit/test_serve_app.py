@@ -75,7 +75,10 @@ def test_predict_returns_the_pipelines_onnx_scores_and_decisions(
     assert np.allclose(scores, expected_scores, rtol=0, atol=1e-6)
     declined = [p["decision"] == "decline" for p in body["predictions"]]
     assert declined == (expected_scores >= threshold).tolist()
-    assert {p["label"] for p in body["predictions"]} <= {"bad", "good"}
+    schema = pipeline_run.schema
+    assert [p["label"] for p in body["predictions"]] == [
+        schema.positive_class if d else schema.negative_class for d in declined
+    ]
 
 
 def test_infer_speaks_the_open_inference_protocol(
