@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from modelgate.stages import export
+
 ROOT = Path(__file__).resolve().parents[1]
 
 TINY_PARAMS: dict = {
@@ -99,3 +101,20 @@ def tiny_csv(tmp_path: Path, tiny_raw: pd.DataFrame) -> Path:
     path = tmp_path / "raw.csv"
     tiny_raw.to_csv(path, index=False)
     return path
+
+
+from tests.unit._pipeline import PipelineRun, run_pipeline  # noqa: E402  (it imports TINY_PARAMS)
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
+    """ingest -> split -> train -> evaluate on the tiny data, once: later stages start here."""
+    return run_pipeline(tmp_path_factory.mktemp("pipeline"))
+
+
+@pytest.fixture(scope="session")
+def exported_model(pipeline_run: PipelineRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny pipeline exported to ONNX as the export stage does."""
+    out = tmp_path_factory.mktemp("export")
+    export.main(pipeline_run.export_argv(out / "model.onnx", out / "parity.json"))
+    return out / "model.onnx"

@@ -44,7 +44,6 @@ MODULES = {
     "orjson": "orjson",
     "uvloop": "uvloop",
     "httptools": "httptools",
-    "pydantic-settings": "pydantic_settings",
 }
 
 

@@ -48,13 +48,14 @@ def test_records_become_typed_feeds_with_missing_values_encoded():
         ("amount", True, "expected a number, got boolean"),
         ("amount", float("inf"), "inf is not a finite number"),
         ("amount", -1, "-1 is below the minimum 0"),
-        ("hour", None, "null, but the field is required"),
+        ("hour", None, "missing (null), but the field is required"),
         ("hour", float("nan"), "NaN, but the field is required"),
         ("hour", 2.5, "expected an integer, got 2.5"),
         ("hour", 24, "24 is above the maximum 23"),
         ("channel", 7, "expected a string, got int"),
         ("channel", "fax", "unknown category 'fax' (known: web, app)"),
-        ("region", None, "null, but the field is required"),
+        ("region", None, "missing (null), but the field is required"),
+        ("region", "", "missing (null), but the field is required"),
     ],
 )
 def test_a_bad_value_is_refused_naming_row_and_field(field: str, value: object, message: str):

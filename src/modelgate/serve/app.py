@@ -112,8 +112,6 @@ def _add_routes(app: FastAPI, state: ServerState, metrics: Metrics, settings: Se
     def predictor_for(name: str | None = None, version: str | None = None) -> Predictor:
         if state.predictor is None:
             raise NotReadyError(state.load_error)
-        if state.draining:
-            raise NotReadyError("shutting down")
         if name is not None and name != state.predictor.name:
             raise HTTPException(
                 404, f"unknown model {name!r}; this server has {state.predictor.name!r}"
@@ -216,9 +214,13 @@ def _add_routes(app: FastAPI, state: ServerState, metrics: Metrics, settings: Se
 
 
 async def read_json(request: Request, limit: int) -> Any:
-    """The request's JSON body, refused as 415 (not JSON), 413 (too large) or 400 (malformed)."""
+    """The request's JSON body, refused as 415 (not JSON), 413 (too large) or 400 (malformed).
+
+    While draining after SIGTERM requests are still served: only readiness turns false.
+    """
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json":
+    # No content type at all is read as JSON: standard V2 clients (Triton's) send none.
+    if media_type not in ("application/json", ""):
         raise schemas.RequestError(
             415, f"content type {media_type or 'none'!r}: send application/json"
         )
@@ -269,7 +271,9 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        return _json({"error": exc.detail}, exc.status_code)
+        response = _json({"error": exc.detail}, exc.status_code)
+        response.headers.update(exc.headers or {})  # 405 must say which methods are allowed
+        return response
 
 
 class Telemetry:

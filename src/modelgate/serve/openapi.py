@@ -138,13 +138,19 @@ def _components(served: Predictor | None, max_batch: int) -> dict[str, Any]:
         "properties": {
             "id": {"type": "string"},
             "parameters": {"type": "object"},
-            "inputs": {"type": "array", "items": TENSOR},
+            "inputs": {
+                "type": "array",
+                "prefixItems": [_tensor(n, spec, max_batch) for n, spec in columns.items()],
+                "minItems": len(columns),
+                "maxItems": len(columns),
+            },
             "outputs": {
                 "type": "array",
+                "minItems": 1,
                 "items": {
                     "type": "object",
                     "required": ["name"],
-                    "properties": {"name": {"type": "string"}},
+                    "properties": {"name": {"enum": ["decision", "probabilities"]}},
                 },
             },
         },
@@ -172,6 +178,29 @@ def _column(spec: ColumnSpec) -> dict[str, Any]:
     if spec.nullable:
         schema["type"] = [schema["type"], "null"]
     return schema
+
+
+def _tensor(name: str, spec: ColumnSpec, max_batch: int) -> dict[str, Any]:
+    """One input tensor of an inference request, in the order the model lists its inputs."""
+    datatypes = ["BYTES"] if spec.kind == "categorical" else ["FP32", "FP64", "INT32", "INT64"]
+    return {
+        "type": "object",
+        "required": ["name", "shape", "datatype", "data"],
+        "properties": {
+            "name": {"const": name},
+            "datatype": {"enum": datatypes},
+            "shape": {
+                "type": "array",
+                "prefixItems": [
+                    {"type": "integer", "minimum": 1, "maximum": max_batch},
+                    {"const": 1},
+                ],
+                "minItems": 2,
+                "maxItems": 2,
+            },
+            "data": {"type": "array", "minItems": 1, "maxItems": max_batch, "items": _column(spec)},
+        },
+    }
 
 
 def _route(request_ref: str, ok: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from modelgate.params import ColumnSpec
 
 MISSING_CATEGORY = ""  # what the pipeline feeds for a missing category (modelgate.schema)
 MAX_PROBLEMS = 20
-REQUIRED = "null, but the field is required"
+REQUIRED = "missing (null), but the field is required"
 NUMERIC_TYPES = {
     "FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32",
     "UINT64",
@@ -150,7 +150,7 @@ def _number(value: Any, spec: ColumnSpec) -> float | Problem:
 
 
 def _category(value: Any, spec: ColumnSpec, unknown: Unknown) -> str | Problem:
-    if value is None:
+    if value is None or value == MISSING_CATEGORY:  # a BYTES tensor has no null: "" is missing
         return MISSING_CATEGORY if spec.nullable else Problem(None, None, REQUIRED)
     if not isinstance(value, str):
         return Problem(None, None, f"expected a string, got {_kind(value)}")
