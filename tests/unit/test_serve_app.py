@@ -242,3 +242,12 @@ def test_serving_imports_no_training_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 
     assert out.stdout.strip() == "[]"
+
+
+def test_the_benchmark_noop_route_is_off_unless_asked_for(exported_model: Path, tmp_path: Path):
+    with _client(tmp_path, model=exported_model) as default:
+        assert default.post("/noop", json=[{}]).status_code == 404
+    with _client(tmp_path, model=exported_model, noop_route=True) as bench:
+        response = bench.post("/noop", json=[{}])
+        assert (response.status_code, response.json()["predictions"]) == (200, [])
+        assert "/noop" not in bench.get("/openapi.json").json()["paths"]

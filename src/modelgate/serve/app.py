@@ -208,6 +208,13 @@ def _add_routes(app: FastAPI, state: ServerState, metrics: Metrics, settings: Se
             ],
         })  # fmt: skip
 
+    if settings.noop_route:
+
+        @app.post("/noop", include_in_schema=False)
+        async def noop(request: Request) -> Response:
+            await read_json(request, settings.max_body_bytes)
+            return _json({"model_name": SERVER_NAME, "predictions": []})
+
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

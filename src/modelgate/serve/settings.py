@@ -29,4 +29,7 @@ class Settings(BaseSettings):
     graceful_timeout_seconds: float = Field(default=30.0, gt=0)
     prediction_log: Path | None = None  # JSON lines of (request id, features, score, version)
     access_log: bool = True
+    # POST /noop: reads the body like /predict and scores nothing, for benchmarks/bench_serving.py
+    # to measure the HTTP stack alone. Off in production.
+    noop_route: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

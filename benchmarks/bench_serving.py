@@ -1,0 +1,193 @@
+"""Benchmark the serving app over HTTP on loopback, with `hey` as the load generator.
+
+Targets (from the issue), on 2 cores:
+- single-record `/predict` p50 <= 1.3x the p50 of a no-op endpoint on the same server stack;
+- p99 <= 10 ms at half of the peak throughput;
+- cold start to ready <= 2 s.
+
+The server is `python -m modelgate.serve` on `models/model.onnx`, one process (uvloop,
+httptools, ONNX Runtime with one thread), started with `MODELGATE_NOOP_ROUTE=true`: `POST /noop`
+runs the same middleware (metrics, request id, access log) and reads and parses the same JSON
+body as `/predict`, then answers without validating or scoring. So the ratio of the two is the
+cost of checking and scoring a request, over everything else the stack does.
+
+For each body (1 record and 100 records from the test partition) and each endpoint:
+1. peak: `hey -z <peak-seconds> -c <connections>` (closed loop, as fast as it answers);
+2. latency: `hey -z <seconds> -c <connections> -q <rate>` at half of that peak, p50 and p99.
+The generator shares the 2 cores with the server, as it would with a sidecar; it is given few
+connections so that it does not starve the server. Cold start: process start until
+`/v2/health/ready` answers 200, median of `--starts` runs (Python and imports included).
+
+    .venv/bin/python benchmarks/bench_serving.py [--seconds 10] [--connections 4] [--json]
+Needs `hey` (Debian package `hey`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+
+from modelgate import io
+from modelgate.schema import FeatureSchema
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+P50_RATIO_TARGET = 1.3
+P99_TARGET_MS = 10.0
+COLD_START_TARGET_S = 2.0
+
+
+def records(rows: int) -> list[dict]:
+    schema = FeatureSchema.from_dict(io.read_json(ROOT / "data/processed/schema.json"))
+    frame = pd.read_parquet(ROOT / "data/split/test.parquet")[schema.features].head(rows)
+    text = frame.to_json(orient="records")  # NaN becomes null, as a client sends it
+    return json.loads(text)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(port: int, log: Path) -> tuple[subprocess.Popen[bytes], float]:
+    env = {
+        **os.environ,
+        "MODELGATE_MODEL": str(ROOT / "models/model.onnx"),
+        "MODELGATE_PORT": str(port),
+        "MODELGATE_NOOP_ROUTE": "true",
+    }
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "modelgate.serve"],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1) as r:
+                if r.status == 200:
+                    return process, time.perf_counter() - start
+        except OSError:
+            time.sleep(0.01)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(30)
+
+
+def hey(url: str, body: Path, seconds: float, connections: int, rate: float | None = None) -> dict:
+    argv = ["hey", "-z", f"{seconds}s", "-c", str(connections), "-m", "POST",
+            "-T", "application/json", "-D", str(body), "-disable-keepalive=false"]  # fmt: skip
+    if rate is not None:
+        argv += ["-q", f"{max(rate / connections, 1):.2f}"]
+    out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
+    statuses = dict(re.findall(r"\[(\d{3})\]\s+(\d+) responses", out))
+    if set(statuses) != {"200"}:
+        raise RuntimeError(f"non-200 answers from {url}: {statuses}\n{out}")
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50_ms": _percentile(out, 50),
+        "p99_ms": _percentile(out, 99),
+        "requests": int(statuses["200"]),
+    }
+
+
+def _percentile(out: str, q: int) -> float:
+    match = re.search(rf"\s{q}% in ([\d.]+) secs", out)
+    return float(match.group(1)) * 1000 if match else math.nan
+
+
+def measure(port: int, tmp: Path, args: argparse.Namespace) -> dict[str, dict]:
+    figures: dict[str, dict] = {}
+    for rows in (1, 100):
+        body = tmp / f"body-{rows}.json"
+        body.write_text(json.dumps(records(rows)))
+        for endpoint in ("noop", "predict"):
+            url = f"http://127.0.0.1:{port}/{endpoint}"
+            hey(url, body, 2, args.connections)  # warm-up
+            peak = hey(url, body, args.peak_seconds, args.connections * 4)
+            paced = hey(url, body, args.seconds, args.connections, rate=peak["rps"] / 2)
+            figures[f"{endpoint} x{rows}"] = {"peak_rps": peak["rps"], **paced}
+    return figures
+
+
+def cold_starts(tmp: Path, count: int) -> list[float]:
+    times = []
+    for _ in range(count):
+        process, seconds = start_server(free_port(), tmp / "cold.log")
+        stop(process)
+        times.append(seconds)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--peak-seconds", type=float, default=8)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("hey") is None:
+        sys.exit("bench_serving: needs `hey` on PATH (apt-get install hey)")
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        port = free_port()
+        process, _ = start_server(port, tmp / "server.log")
+        try:
+            figures = measure(port, tmp, args)
+        finally:
+            stop(process)
+        starts = cold_starts(tmp, args.starts)
+    print(f"\n{'endpoint':<14}{'peak req/s':>12}{'rate req/s':>12}{'p50 ms':>9}{'p99 ms':>9}")
+    for name, f in figures.items():
+        print(
+            f"{name:<14}{f['peak_rps']:>12.0f}{f['rps']:>12.0f}{f['p50_ms']:>9.2f}{f['p99_ms']:>9.2f}"
+        )
+    verdicts = []
+    for rows in (1, 100):
+        ratio = figures[f"predict x{rows}"]["p50_ms"] / figures[f"noop x{rows}"]["p50_ms"]
+        target = P50_RATIO_TARGET if rows == 1 else None
+        verdicts.append((f"p50 /predict vs /noop, {rows} record(s)", ratio, target, ""))
+        p99 = figures[f"predict x{rows}"]["p99_ms"]
+        verdicts.append((f"p99 /predict at half peak, {rows} record(s)", p99, P99_TARGET_MS, " ms"))
+    cold = statistics.median(starts)
+    verdicts.append(("cold start to ready (median)", cold, COLD_START_TARGET_S, " s"))
+    print()
+    for name, value, target, unit in verdicts:
+        verdict = (
+            ""
+            if target is None
+            else f" (target <= {target:g}{unit}) " + ("PASS" if value <= target else "MISS")
+        )
+        print(f"{name}: {value:.2f}{unit}{verdict}")
+    print(f"cold starts: {', '.join(f'{s:.2f}' for s in starts)} s")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    if args.json:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        out = {"figures": figures, "cold_starts": starts}
+        (RESULTS / "bench_serving.json").write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
