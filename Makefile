@@ -73,6 +73,18 @@ pr-report: env ## Write reports/pr/report.md: this tree against BASE (a git ref,
 	-MODELGATE_BASE_REF="$(BASE)" dvc repro --force --single-item champion_gate
 	python -m modelgate.report.pr --base "$(BASE)" --out reports/pr/report.md
 
+.PHONY: deploy-check
+deploy-check: env lock-check ## Fail unless the workspace matches dvc.lock and every gate passed (champion against BASE)
+	@dvc status --quiet || { dvc status; \
+	  echo "the workspace does not match dvc.lock: dvc pull (or dvc repro and commit dvc.lock)"; exit 1; }
+	@# The champion gate declares no output, so a pulled workspace has no result for it: rerun it.
+	MODELGATE_BASE_REF="$(BASE)" dvc repro --force --single-item champion_gate
+	python -m modelgate.gates.verdict --gates-dir reports/gates --report reports/gates.json
+
+.PHONY: registry-env
+registry-env: | $(UV) ## Install only GTO from uv.lock into .tools/registry (all the promote job needs)
+	UV_PROJECT_ENVIRONMENT=$(TOOLS)/registry $(UV) sync --frozen --only-group registry --no-install-project
+
 .PHONY: test
 test: data ## Run every test (unit, integration, slow ones included)
 	python -m pytest $(PYTEST_ARGS)

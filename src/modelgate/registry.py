@@ -1,0 +1,295 @@
+"""The model registry: GTO's git tags mapped to the signed images that serve each version.
+
+GTO (https://dvc.org/doc/gto) keeps versions as annotated tags `NAME@vX.Y.Z` and stage
+assignments as `NAME#STAGE#N`. Here a version is one deployable release, and its registration
+tag's message records what promotion needs: the ONNX `model_version`, a digest of the feature
+schema, the image repository and digest, and the git revision. Semver says what a caller must
+expect: major when the feature schema changed (requests must change), minor for a new model,
+patch for the same model in a rebuilt image.
+
+The deploy and promote workflows call this module, so the mapping is tested here rather than
+written in YAML. It needs only the standard library and the `gto` CLI, which is all the
+promote job installs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+_RECORD_KEYS = ("model_version", "schema_digest", "image", "digest", "revision")
+_SEMVER = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+_RECORD_LINE = re.compile(r"^(\w+): (\S+)$", re.MULTILINE)
+FIRST_VERSION = "v1.0.0"
+
+
+class RegistryError(RuntimeError):
+    """A ref, tag message or registry state that cannot be turned into a deployment."""
+
+
+@dataclass(frozen=True)
+class Release:
+    """What one registered version serves; stored as `key: value` lines in the tag message."""
+
+    model_version: str
+    schema_digest: str
+    image: str  # repository, e.g. ghcr.io/owner/repo
+    digest: str  # sha256:..., the pushed and signed manifest
+    revision: str  # the git commit the image was built from
+
+    @property
+    def image_tag(self) -> str:
+        return f"{self.image}:model-{self.model_version}"
+
+    def to_message(self, name: str) -> str:
+        lines = [f"{key}: {value}" for key, value in asdict(self).items()]
+        return f"{name} model {self.model_version} in {self.image_tag}\n\n" + "\n".join(lines)
+
+    @classmethod
+    def from_message(cls, message: str, tag: str = "the tag") -> Release:
+        fields = dict(_RECORD_LINE.findall(message))
+        missing = [key for key in _RECORD_KEYS if key not in fields]
+        if missing:
+            raise RegistryError(
+                f"{tag}'s message lacks {', '.join(missing)}: it was not registered by the deploy"
+                " workflow (python -m modelgate.registry register), so its image is unknown"
+            )
+        return cls(**{key: fields[key] for key in _RECORD_KEYS})
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A stage and the release it holds now, as promotion needs them."""
+
+    name: str
+    version: str
+    stage: str
+    ref: str  # the tag that asked for this deployment
+    assignment: str  # the stage's assignment tag in effect now
+    release: Release
+
+    def outputs(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "stage": self.stage,
+            "assignment": self.assignment,
+            "image_tag": self.release.image_tag,
+            "image_ref": f"{self.release.image}@{self.release.digest}",
+            **asdict(self.release),
+        }
+
+
+def parse_semver(version: str) -> tuple[int, int, int]:
+    match = _SEMVER.match(version)
+    if not match:
+        raise RegistryError(f"version '{version}' is not of the form vMAJOR.MINOR.PATCH")
+    major, minor, patch = (int(part) for part in match.groups())
+    return major, minor, patch
+
+
+def next_version(latest: str | None, previous: Release | None, new: Release) -> str:
+    """The version `new` registers as, after `latest` whose record is `previous`.
+
+    An unreadable previous record (a version tagged by hand) counts as a different model.
+    """
+    if latest is None:
+        return FIRST_VERSION
+    major, minor, patch = parse_semver(latest)
+    if previous is None or previous.model_version != new.model_version:
+        if previous is not None and previous.schema_digest != new.schema_digest:
+            return f"v{major + 1}.0.0"
+        return f"v{major}.{minor + 1}.0"
+    return f"v{major}.{minor}.{patch + 1}"
+
+
+def schema_digest(feature_schema: str) -> str:
+    return hashlib.sha256(feature_schema.encode()).hexdigest()[:12]
+
+
+class Gto:
+    """The `gto` CLI on one repository, with JSON in and out; GTO's own errors surface as-is."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        gto = shutil.which("gto") or shutil.which("gto", path=str(Path(sys.executable).parent))
+        if gto is None:
+            raise RegistryError("the gto CLI is not installed: run make env (or registry-env)")
+        self.exe = gto
+
+    def run(self, *args: str) -> str:
+        done = subprocess.run(
+            [self.exe, *args], cwd=self.repo, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RegistryError(f"gto {args[0]} failed: {(done.stderr or done.stdout).strip()}")
+        return done.stdout
+
+    def json(self, *args: str) -> Any:
+        out = self.run(*args, "--json").strip()
+        return json.loads(out) if out else None
+
+    def tags(self) -> set[str]:
+        out = subprocess.run(
+            ["git", "tag", "--list"], cwd=self.repo, capture_output=True, text=True, check=True
+        )
+        return set(out.stdout.split())
+
+
+def _release_of(entry: dict[str, Any]) -> Release:
+    """The record in a version's registration message (GTO's `show --json` entry)."""
+    messages = [r.get("message", "") for r in entry.get("registrations", [])]
+    return Release.from_message(messages[-1] if messages else "", entry.get("ref", "the tag"))
+
+
+def resolve(gto: Gto, ref: str) -> Deployment:
+    """Map a GTO stage tag to the release its stage holds now.
+
+    Promotion deploys the stage's current assignment, not the tag's version: a delayed or
+    re-run job then never deploys a state that a later assignment or rollback replaced.
+    """
+    event = gto.json("check-ref", ref)
+    if not event:
+        raise RegistryError(
+            f"'{ref}' is not a GTO tag in this repository: expected NAME#STAGE#N (a stage"
+            " assignment) or NAME@vX.Y.Z, and the tag must exist locally (git fetch --tags)"
+        )
+    name, stage = event["artifact"], event.get("stage")
+    if not stage:
+        raise RegistryError(
+            f"'{ref}' registers {name} {event['version']} but assigns no stage: nothing to"
+            f" deploy (gto assign {name} --version {event['version']} --stage STAGE)"
+        )
+    current = gto.json("show", f"{name}#{stage}")
+    if not current:
+        raise RegistryError(f"no version of {name} is assigned to stage '{stage}' any more")
+    entry = current[0]
+    release = _release_of(entry)
+    assignment = next(s["ref"] for s in entry["stages"] if s["stage"] == stage)
+    if entry["version"] != event["version"]:
+        logger.info(
+            "%s assigned %s, but %s now holds %s (%s): deploying that",
+            ref,
+            event["version"],
+            stage,
+            entry["version"],
+            assignment,
+        )
+    return Deployment(name, entry["version"], stage, ref, assignment, release)
+
+
+def _versions(gto: Gto, name: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The registered versions of `name`, newest first, and the version each stage holds."""
+    summary = (gto.json("show") or {}).get(name)
+    if summary is None:
+        return [], {}
+    entries = gto.json("show", name, "--ro")
+    newest_first = sorted(entries, key=lambda e: parse_semver(e["version"]), reverse=True)
+    return newest_first, summary.get("stage") or {}
+
+
+def _next(versions: list[dict[str, Any]], release: Release) -> str:
+    if not versions:
+        return next_version(None, None, release)
+    previous = None
+    try:
+        previous = _release_of(versions[0])
+    except RegistryError as exc:
+        logger.warning("%s; counting this release as a new model", exc)
+    return next_version(versions[0]["version"], previous, release)
+
+
+def register(gto: Gto, name: str, release: Release, stage: str | None) -> dict[str, str]:
+    """Register `release` as the next version of `name` at its revision; assign `stage`.
+
+    Returns the version and the tags created (to push). A revision already registered is
+    reused, so a re-run deploy creates no second version of the same commit.
+    """
+    versions, stages = _versions(gto, name)
+    before = gto.tags()
+    same = [e["version"] for e in versions if e["commit_hexsha"] == release.revision]
+    if same:
+        version = same[0]
+        logger.info("%s is already registered at %s as %s", name, release.revision, version)
+    else:
+        version = _next(versions, release)
+        message = release.to_message(name)
+        gto.run("register", name, release.revision, "--version", version, "-m", message)
+    if stage and stages.get(stage) != version:
+        # --force: GTO refuses a version that held the stage before (a redeploy after a
+        # rollback) although the stage's newest assignment is another version.
+        gto.run("assign", name, "--version", version, "--stage", stage, "--force")
+    created = sorted(gto.tags() - before)
+    return {"name": name, "version": version, "tags": " ".join(created)}
+
+
+def describe(model: Path) -> dict[str, str]:
+    """The registry's view of an exported model: its name, version and schema digest."""
+    import onnx  # the pipeline environment only; promotion never reads a model file
+
+    meta = {p.key: p.value for p in onnx.load(model, load_external_data=False).metadata_props}
+    missing = [k for k in ("model_name", "model_version", "feature_schema") if not meta.get(k)]
+    if missing:
+        raise RegistryError(f"{model} lacks ONNX metadata {', '.join(missing)}: re-run export")
+    return {
+        "name": meta["model_name"],
+        "model_version": meta["model_version"],
+        "schema_digest": schema_digest(meta["feature_schema"]),
+    }
+
+
+def _write_outputs(values: dict[str, str]) -> None:
+    """`key=value` lines on stdout, ready for `>> "$GITHUB_OUTPUT"`."""
+    for key, value in values.items():
+        if "\n" in value:
+            raise RegistryError(f"output {key} spans lines")
+        sys.stdout.write(f"{key}={value}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--repo", type=Path, default=Path(), help="git repository")
+    commands = parser.add_subparsers(dest="command", required=True)
+    show = commands.add_parser("describe", help="name, model_version, schema_digest of a model")
+    show.add_argument("--model", type=Path, required=True)
+    reg = commands.add_parser("register", help="register a pushed image as the next version")
+    reg.add_argument("--name", required=True)
+    for key in _RECORD_KEYS:
+        reg.add_argument(f"--{key.replace('_', '-')}", required=True)
+    reg.add_argument("--stage", help="also assign this stage (the deploy assigns prod)")
+    res = commands.add_parser("resolve", help="the release a stage tag's stage holds now")
+    res.add_argument("ref", help="a GTO tag, e.g. credit-risk#prod#3")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "describe":
+            _write_outputs(describe(args.model))
+        elif args.command == "register":
+            release = Release(**{key: getattr(args, key) for key in _RECORD_KEYS})
+            _write_outputs(register(Gto(args.repo), args.name, release, args.stage))
+        else:
+            _write_outputs(resolve(Gto(args.repo), args.ref).outputs())
+    except RegistryError as exc:
+        logger.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

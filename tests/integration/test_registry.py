@@ -1,0 +1,161 @@
+"""Register, promote and roll back with the real `gto` CLI in a throwaway git repository.
+
+This is the path the workflows take: deploy.yml runs `registry register` after pushing an
+image, a person runs `gto assign` to roll back, and promote.yml runs `registry resolve` on the
+pushed stage tag to find the image to deploy.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from modelgate import registry
+from modelgate.registry import Gto, RegistryError, Release
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+NAME = "credit-risk"
+V1 = Release(
+    model_version="111111111111",
+    schema_digest="5c4e3a000000",
+    image="ghcr.io/acme/modelgate",
+    digest="sha256:" + "1" * 64,
+    revision="",
+)
+V2 = replace(V1, model_version="222222222222", digest="sha256:" + "2" * 64)
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def _commit(repo: Path, message: str) -> str:
+    _git(repo, "commit", "--quiet", "--allow-empty", "--message", message)
+    return _git(repo, "rev-parse", "HEAD")
+
+
+def _gto(repo: Path, *args: str) -> None:
+    # GTO orders assignments by their tag's time, in whole seconds: start a fresh second so
+    # that a rollback right after an assignment is unambiguously the later one.
+    time.sleep(1 - time.time() % 1)
+    subprocess.run(["gto", *args], cwd=repo, capture_output=True, text=True, check=True)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A git repository with the project's GTO config and no tags."""
+    for var, value in {"NAME": "Deploy Bot", "EMAIL": "deploy@example.com"}.items():
+        monkeypatch.setenv(f"GIT_AUTHOR_{var}", value)
+        monkeypatch.setenv(f"GIT_COMMITTER_{var}", value)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "--quiet", "--initial-branch", "main")
+    shutil.copy(ROOT / ".gto", repo / ".gto")
+    _git(repo, "add", ".gto")
+    return repo
+
+
+@pytest.fixture
+def two_deploys(repo: Path) -> tuple[Release, Release]:
+    """Two merges deployed: v1 then v2, each registered and assigned to prod by the deploy."""
+    first = replace(V1, revision=_commit(repo, "first model"))
+    assert registry.register(Gto(repo), NAME, first, "prod") == {
+        "name": NAME,
+        "version": "v1.0.0",
+        "tags": f"{NAME}#prod#1 {NAME}@v1.0.0",
+    }
+    second = replace(V2, revision=_commit(repo, "second model"))
+    assert registry.register(Gto(repo), NAME, second, "prod")["version"] == "v1.1.0"
+    return first, second
+
+
+def test_rollback_redeploys_the_previous_image(
+    repo: Path, two_deploys: tuple[Release, Release], capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, second = two_deploys
+    deployed = registry.resolve(Gto(repo), f"{NAME}#prod#2")
+    assert (deployed.version, deployed.stage, deployed.release) == ("v1.1.0", "prod", second)
+
+    # The rollback; --force because v1.0.0 held prod before (GTO refuses otherwise).
+    _gto(repo, "assign", NAME, "--version", "v1.0.0", "--stage", "prod", "--force")
+    rollback_tag = f"{NAME}#prod#3"
+    assert rollback_tag in _git(repo, "tag", "--list").split()
+
+    # The CLI, as promote.yml calls it, prints outputs for $GITHUB_OUTPUT.
+    assert registry.main(["--repo", str(repo), "resolve", rollback_tag]) == 0
+    outputs = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+    assert outputs["version"] == "v1.0.0"
+    assert outputs["image_tag"] == "ghcr.io/acme/modelgate:model-111111111111"
+    assert outputs["image_ref"] == f"ghcr.io/acme/modelgate@{first.digest}"
+    assert outputs["revision"] == first.revision
+    # A late run for the superseded tag deploys what prod holds now, not v1.1.0 again.
+    late = registry.resolve(Gto(repo), f"{NAME}#prod#2")
+    assert (late.version, late.assignment) == ("v1.0.0", rollback_tag)
+
+
+def test_semver_follows_what_changed_and_reruns_register_nothing(
+    repo: Path, two_deploys: tuple[Release, Release]
+) -> None:
+    _, second = two_deploys
+    assert registry.register(Gto(repo), NAME, second, "prod") == {
+        "name": NAME,
+        "version": "v1.1.0",
+        "tags": "",
+    }
+    rebuilt = replace(second, digest="sha256:" + "3" * 64, revision=_commit(repo, "serving fix"))
+    assert registry.register(Gto(repo), NAME, rebuilt, None) == {
+        "name": NAME,
+        "version": "v1.1.1",
+        "tags": f"{NAME}@v1.1.1",
+    }
+    new_schema = replace(
+        rebuilt,
+        model_version="444444444444",
+        schema_digest="0ther5chema0",
+        revision=_commit(repo, "new column"),
+    )
+    created = registry.register(Gto(repo), NAME, new_schema, "staging")
+    assert created["version"] == "v2.0.0"
+    staging_tag = next(tag for tag in created["tags"].split() if "#staging#" in tag)
+    assert registry.resolve(Gto(repo), staging_tag).release == new_schema
+
+
+@pytest.mark.parametrize(
+    ("ref", "error"),
+    [
+        ("no-such-tag", r"'no-such-tag' is not a GTO tag in this repository"),
+        (f"{NAME}#prod#99", r"is not a GTO tag in this repository"),
+        (f"{NAME}@v1.0.0", r"registers credit-risk v1\.0\.0 but assigns no stage"),
+    ],
+)
+def test_bad_refs_say_what_is_wrong(repo: Path, ref: str, error: str) -> None:
+    registry.register(Gto(repo), NAME, replace(V1, revision=_commit(repo, "one")), "prod")
+    with pytest.raises(RegistryError, match=error):
+        registry.resolve(Gto(repo), ref)
+
+
+def test_a_stage_left_empty_or_a_hand_made_version_cannot_be_deployed(repo: Path) -> None:
+    _commit(repo, "hand-made")
+    _gto(repo, "register", NAME, "--version", "v0.1.0")
+    _gto(repo, "assign", NAME, "--version", "v0.1.0", "--stage", "prod")
+    with pytest.raises(RegistryError, match=r"credit-risk@v0\.1\.0's message lacks model_version"):
+        registry.resolve(Gto(repo), f"{NAME}#prod#1")
+    _gto(repo, "deprecate", NAME, "v0.1.0", "prod")
+    with pytest.raises(
+        RegistryError, match="no version of credit-risk is assigned to stage 'prod'"
+    ):
+        registry.resolve(Gto(repo), f"{NAME}#prod!#2")
+
+
+def test_the_registry_config_refuses_an_unknown_stage(repo: Path) -> None:
+    registry.register(Gto(repo), NAME, replace(V1, revision=_commit(repo, "one")), None)
+    with pytest.raises(subprocess.CalledProcessError):
+        _gto(repo, "assign", NAME, "--version", "v1.0.0", "--stage", "prd")
