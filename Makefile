@@ -81,6 +81,13 @@ deploy-check: env lock-check ## Fail unless the workspace matches dvc.lock and e
 	MODELGATE_BASE_REF="$(BASE)" dvc repro --force --single-item champion_gate
 	python -m modelgate.gates.verdict --gates-dir reports/gates --report reports/gates.json
 
+SMOKE_URL ?= http://127.0.0.1:8080
+.PHONY: smoke-test
+smoke-test: env ## Check the server at SMOKE_URL: ready, and /predict scores a test row as the pipeline did
+	python -m modelgate.smoke --url "$(SMOKE_URL)" --test data/split/test.parquet \
+	  --schema data/processed/schema.json --expected reports/predictions/test.csv \
+	  --model-version "$$(python -m modelgate.registry describe --model $(MODEL) | sed -n 's/^model_version=//p')"
+
 .PHONY: registry-env
 registry-env: | $(UV) ## Install only GTO from uv.lock into .tools/registry (all the promote job needs)
 	UV_PROJECT_ENVIRONMENT=$(TOOLS)/registry $(UV) sync --frozen --only-group registry --no-install-project
