@@ -82,6 +82,12 @@ deploy-check: env lock-check ## Fail unless the workspace matches dvc.lock and e
 	python -m modelgate.gates.verdict --gates-dir reports/gates --report reports/gates.json
 
 SMOKE_URL ?= http://127.0.0.1:8080
+PORT ?= 8080
+.PHONY: serve
+serve: env ## Serve the pipeline's models/model.onnx on 127.0.0.1:PORT (default 8080); MODELGATE_* env for the rest
+	@test -f models/model.onnx || $(MAKE) --no-print-directory repro
+	MODELGATE_PORT="$(PORT)" python -m modelgate.serve --model models/model.onnx
+
 .PHONY: smoke-test
 smoke-test: env ## Check the server at SMOKE_URL: ready, and /predict scores a test row as the pipeline did
 	python -m modelgate.smoke --url "$(SMOKE_URL)" --test data/split/test.parquet \
