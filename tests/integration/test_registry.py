@@ -71,6 +71,7 @@ def two_deploys(repo: Path) -> tuple[Release, Release]:
         "name": NAME,
         "version": "v1.0.0",
         "tags": f"{NAME}#prod#1 {NAME}@v1.0.0",
+        "stage_tag": f"{NAME}#prod#1",
     }
     second = replace(V2, revision=_commit(repo, "second model"))
     assert registry.register(Gto(repo), NAME, second, "prod")["version"] == "v1.1.0"
@@ -109,12 +110,14 @@ def test_semver_follows_what_changed_and_reruns_register_nothing(
         "name": NAME,
         "version": "v1.1.0",
         "tags": "",
+        "stage_tag": "",
     }
     rebuilt = replace(second, digest="sha256:" + "3" * 64, revision=_commit(repo, "serving fix"))
     assert registry.register(Gto(repo), NAME, rebuilt, None) == {
         "name": NAME,
         "version": "v1.1.1",
         "tags": f"{NAME}@v1.1.1",
+        "stage_tag": "",
     }
     new_schema = replace(
         rebuilt,
@@ -124,8 +127,8 @@ def test_semver_follows_what_changed_and_reruns_register_nothing(
     )
     created = registry.register(Gto(repo), NAME, new_schema, "staging")
     assert created["version"] == "v2.0.0"
-    staging_tag = next(tag for tag in created["tags"].split() if "#staging#" in tag)
-    assert registry.resolve(Gto(repo), staging_tag).release == new_schema
+    assert "#staging#" in created["stage_tag"]
+    assert registry.resolve(Gto(repo), created["stage_tag"]).release == new_schema
 
 
 @pytest.mark.parametrize(
