@@ -1,11 +1,9 @@
 """The model registry: GTO's git tags mapped to the signed images that serve each version.
 
 GTO (https://dvc.org/doc/gto) keeps versions as annotated tags `NAME@vX.Y.Z` and stage
-assignments as `NAME#STAGE#N`. Here a version is one deployable release, and its registration
-tag's message records what promotion needs: the ONNX `model_version`, a digest of the feature
-schema, the image repository and digest, and the git revision. Semver says what a caller must
-expect: major when the feature schema changed (requests must change), minor for a new model,
-patch for the same model in a rebuilt image.
+assignments as `NAME#STAGE#N`. Each registration tag's message carries a `Release` record
+(modelgate.release): the ONNX `model_version`, a digest of the feature schema, the image
+repository and digest, and the git revision, which is what promotion needs.
 
 The deploy and promote workflows call this module, so the mapping is tested here rather than
 written in YAML. It needs only the standard library and the `gto` CLI, which is all the
@@ -15,108 +13,26 @@ promote job installs.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
-import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from modelgate.release import (
+    RECORD_KEYS,
+    Deployment,
+    RegistryError,
+    Release,
+    next_version,
+    parse_semver,
+    schema_digest,
+)
+
 logger = logging.getLogger(__name__)
-
-_RECORD_KEYS = ("model_version", "schema_digest", "image", "digest", "revision")
-_SEMVER = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
-_RECORD_LINE = re.compile(r"^(\w+): (\S+)$", re.MULTILINE)
-FIRST_VERSION = "v1.0.0"
-
-
-class RegistryError(RuntimeError):
-    """A ref, tag message or registry state that cannot be turned into a deployment."""
-
-
-@dataclass(frozen=True)
-class Release:
-    """What one registered version serves; stored as `key: value` lines in the tag message."""
-
-    model_version: str
-    schema_digest: str
-    image: str  # repository, e.g. ghcr.io/owner/repo
-    digest: str  # sha256:..., the pushed and signed manifest
-    revision: str  # the git commit the image was built from
-
-    @property
-    def image_tag(self) -> str:
-        return f"{self.image}:model-{self.model_version}"
-
-    def to_message(self, name: str) -> str:
-        lines = [f"{key}: {value}" for key, value in asdict(self).items()]
-        return f"{name} model {self.model_version} in {self.image_tag}\n\n" + "\n".join(lines)
-
-    @classmethod
-    def from_message(cls, message: str, tag: str = "the tag") -> Release:
-        fields = dict(_RECORD_LINE.findall(message))
-        missing = [key for key in _RECORD_KEYS if key not in fields]
-        if missing:
-            raise RegistryError(
-                f"{tag}'s message lacks {', '.join(missing)}: it was not registered by the deploy"
-                " workflow (python -m modelgate.registry register), so its image is unknown"
-            )
-        return cls(**{key: fields[key] for key in _RECORD_KEYS})
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """A stage and the release it holds now, as promotion needs them."""
-
-    name: str
-    version: str
-    stage: str
-    ref: str  # the tag that asked for this deployment
-    assignment: str  # the stage's assignment tag in effect now
-    release: Release
-
-    def outputs(self) -> dict[str, str]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "stage": self.stage,
-            "assignment": self.assignment,
-            "image_tag": self.release.image_tag,
-            "image_ref": f"{self.release.image}@{self.release.digest}",
-            **asdict(self.release),
-        }
-
-
-def parse_semver(version: str) -> tuple[int, int, int]:
-    match = _SEMVER.match(version)
-    if not match:
-        raise RegistryError(f"version '{version}' is not of the form vMAJOR.MINOR.PATCH")
-    major, minor, patch = (int(part) for part in match.groups())
-    return major, minor, patch
-
-
-def next_version(latest: str | None, previous: Release | None, new: Release) -> str:
-    """The version `new` registers as, after `latest` whose record is `previous`.
-
-    An unreadable previous record (a version tagged by hand) counts as a different model.
-    """
-    if latest is None:
-        return FIRST_VERSION
-    major, minor, patch = parse_semver(latest)
-    if previous is None or previous.model_version != new.model_version:
-        if previous is not None and previous.schema_digest != new.schema_digest:
-            return f"v{major + 1}.0.0"
-        return f"v{major}.{minor + 1}.0"
-    return f"v{major}.{minor}.{patch + 1}"
-
-
-def schema_digest(feature_schema: str) -> str:
-    return hashlib.sha256(feature_schema.encode()).hexdigest()[:12]
 
 
 class Gto:
@@ -268,7 +184,7 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--model", type=Path, required=True)
     reg = commands.add_parser("register", help="register a pushed image as the next version")
     reg.add_argument("--name", required=True)
-    for key in _RECORD_KEYS:
+    for key in RECORD_KEYS:
         reg.add_argument(f"--{key.replace('_', '-')}", required=True)
     reg.add_argument("--stage", help="also assign this stage (the deploy assigns prod)")
     res = commands.add_parser("resolve", help="the release a stage tag's stage holds now")
@@ -283,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "describe":
             _write_outputs(describe(args.model))
         elif args.command == "register":
-            release = Release(**{key: getattr(args, key) for key in _RECORD_KEYS})
+            release = Release(**{key: getattr(args, key) for key in RECORD_KEYS})
             _write_outputs(register(Gto(args.repo), args.name, release, args.stage))
         else:
             _write_outputs(resolve(Gto(args.repo), args.ref).outputs())

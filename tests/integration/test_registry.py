@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from modelgate import registry
-from modelgate.registry import Gto, RegistryError, Release
+from modelgate.registry import Gto
+from modelgate.release import RegistryError, Release
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
