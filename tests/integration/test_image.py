@@ -83,16 +83,11 @@ def make_image(repo: Path) -> None:
         f"TOOLS={root / '.tools'}", f"VENV={venv}", "-o", f"{venv / '.synced'}",
     ]  # fmt: skip
     result = subprocess.run(
-        command,
-        cwd=repo,
-        env=stage_env(repo),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=BUILD_TIMEOUT_S,
-        check=False,
-    )
-    assert result.returncode == 0, f"make image exited {result.returncode}:\n{result.stdout}"
+        command, cwd=repo, env=stage_env(repo), capture_output=True, text=True,
+        timeout=BUILD_TIMEOUT_S, check=False,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"make image exited {result.returncode}:\n{output}"
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +169,18 @@ def test_runs_as_non_root_on_a_read_only_root(server: Container) -> None:
     written = podman("exec", server.name, "touch", "/app/probe", check=False)
     assert written.returncode != 0
     assert "Read-only file system" in written.stderr
+
+
+def test_server_imports_only_bytecode(server: Container) -> None:
+    """No module is compiled at start: stale .pyc files cost about a second of cold start, and
+    a read-only root cannot cache the result."""
+    verbose = podman("exec", server.name, "python", "-v", "-c", "import modelgate.serve.__main__")
+    compiled = [
+        line
+        for line in verbose.stderr.splitlines()
+        if line.startswith("# code object from") and not line.rstrip("'").endswith(".pyc")
+    ]
+    assert not compiled, compiled[:5]
 
 
 def test_healthcheck_command_reports_ready(server: Container) -> None:
