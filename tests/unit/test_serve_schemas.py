@@ -58,23 +58,49 @@ def test_records_become_typed_feeds_with_missing_values_encoded():
         ("region", "", "missing (null), but the field is required"),
     ],
 )
-def test_a_bad_value_is_refused_naming_row_and_field(field: str, value: object, message: str):
-    records = [GOOD, {**GOOD, field: value}]
+@pytest.mark.parametrize("rows", [2, 12])  # a few rows go value by value, more are vectorised
+def test_a_bad_value_is_refused_naming_row_and_field(
+    field: str, value: object, message: str, rows: int
+):
+    records = [GOOD] * (rows - 1) + [{**GOOD, field: value}]
+    row = rows - 1
 
     with pytest.raises(RequestError) as exc:
-        feeds(records_to_columns(records, COLUMNS, 10), COLUMNS, "reject")
+        feeds(records_to_columns(records, COLUMNS, 100), COLUMNS, "reject")
 
     assert exc.value.status == 422
-    assert [(p.row, p.field, p.message) for p in exc.value.problems] == [(1, field, message)]
-    assert f"row 1, {field}: {message}" in str(exc.value)
+    assert [(p.row, p.field, p.message) for p in exc.value.problems] == [(row, field, message)]
+    assert f"row {row}, {field}: {message}" in str(exc.value)
 
 
-def test_nan_in_a_nullable_field_is_a_missing_value():
-    out = feeds(
-        records_to_columns([{**GOOD, "amount": float("nan")}], COLUMNS, 10), COLUMNS, "reject"
-    )
+def test_the_vectorised_path_gives_what_the_row_by_row_path_gives():
+    variants = [
+        GOOD,
+        {"amount": None, "hour": 23, "channel": None, "region": "south"},
+        {"amount": float("nan"), "hour": 0.0, "channel": "", "region": "north"},
+        {"amount": 10**6, "hour": 7, "channel": "app", "region": "south"},
+    ]
+    records = variants * 5  # 20 rows: vectorised
+
+    batch = feeds(records_to_columns(records, COLUMNS, 100), COLUMNS, "reject")
+    one_by_one = [feeds(records_to_columns([r], COLUMNS, 100), COLUMNS, "reject") for r in records]
+
+    for name in COLUMNS:
+        expected = np.concatenate([f[name] for f in one_by_one])
+        assert batch[name].dtype == expected.dtype
+        if expected.dtype == object:
+            assert batch[name].tolist() == expected.tolist()
+        else:
+            np.testing.assert_array_equal(batch[name], expected)
+
+
+def test_nan_and_empty_string_in_nullable_fields_are_missing_values():
+    record = {**GOOD, "amount": float("nan"), "channel": ""}
+
+    out = feeds(records_to_columns([record], COLUMNS, 10), COLUMNS, "reject")
 
     assert math.isnan(out["amount"][0, 0])
+    assert out["channel"].ravel().tolist() == [""]
 
 
 def test_unknown_category_can_map_to_missing_by_setting():

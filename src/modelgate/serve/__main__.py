@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if v is not None}
     settings = Settings(**overrides)
-    listener = configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     app = create_app(settings)
 
     def stop_being_ready() -> None:
@@ -75,10 +75,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         server_header=False,
         timeout_graceful_shutdown=int(settings.graceful_timeout_seconds),
     )
-    try:
-        DrainingServer(config, stop_being_ready, settings.drain_seconds).run()
-    finally:
-        listener.stop()
+    DrainingServer(config, stop_being_ready, settings.drain_seconds).run()
 
 
 if __name__ == "__main__":

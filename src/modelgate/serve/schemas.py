@@ -8,6 +8,7 @@ Every problem names its row and field; a request is refused whole, never scored 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from modelgate.params import ColumnSpec
 
 MISSING_CATEGORY = ""  # what the pipeline feeds for a missing category (modelgate.schema)
 MAX_PROBLEMS = 20
+SMALL_BATCH = 8
 REQUIRED = "missing (null), but the field is required"
 NUMERIC_TYPES = {
     "FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32",
@@ -108,10 +110,24 @@ def tensors_to_columns(
 def feeds(
     values: Mapping[str, list[Any]], columns: Mapping[str, ColumnSpec], unknown: Unknown
 ) -> dict[str, np.ndarray]:
-    """Checked ONNX feeds: float32 [n, 1] (NaN = missing) or strings [n, 1] ("" = missing)."""
+    """Checked ONNX feeds: float32 [n, 1] (NaN = missing) or strings [n, 1] ("" = missing).
+
+    When every value is plainly valid, numbers are checked in one vectorised pass over all
+    numeric columns and categories by set membership; otherwise each value is checked on its
+    own, which is what names each problem.
+    """
     out: dict[str, np.ndarray] = {}
+    rows = len(next(iter(values.values()), []))
+    if rows > SMALL_BATCH:  # numpy's per-call overhead loses to plain Python on a few rows
+        numeric = {n: s for n, s in columns.items() if s.kind != "categorical"}
+        out = _numbers(values, numeric) or {}
+        for name, spec in columns.items():
+            if spec.kind == "categorical" and (fast := _categories(values[name], spec)) is not None:
+                out[name] = fast.reshape(-1, 1)
     problems: list[Problem] = []
     for name, spec in columns.items():
+        if name in out:
+            continue
         cells: list[float | str | Problem]
         if spec.kind == "categorical":
             cells = [_category(v, spec, unknown) for v in values[name]]
@@ -128,6 +144,69 @@ def feeds(
         out[name] = np.array(cells, dtype=dtype).reshape(-1, 1)
     _raise_if(problems)
     return out
+
+
+def _numbers(
+    values: Mapping[str, list[Any]], numeric: Mapping[str, ColumnSpec]
+) -> dict[str, np.ndarray] | None:
+    """All numeric columns as float32, if every value is a valid number or an allowed null."""
+    rows = []
+    for name, spec in numeric.items():
+        column = values[name]
+        if spec.nullable and None in column:
+            column = [math.nan if v is None else v for v in column]
+        if not all(type(v) is float or type(v) is int for v in column):  # bool is not int here
+            return None
+        rows.append(column)
+    if not rows:
+        return {}
+    try:
+        matrix = np.array(rows, dtype=np.float64)
+    except OverflowError:
+        return None
+    low, high, nullable, integer = _bounds(tuple(numeric.values()))
+    missing = np.isnan(matrix)
+    with np.errstate(invalid="ignore"):
+        bad = (
+            (missing & ~nullable)
+            | np.isinf(matrix)
+            | (matrix < low)
+            | (matrix > high)
+            | (integer & (matrix != np.floor(matrix)) & ~missing)
+        )
+    if bad.any():
+        return None
+    floats = matrix.astype(np.float32)
+    return {name: floats[i].reshape(-1, 1) for i, name in enumerate(numeric)}
+
+
+@functools.cache
+def _bounds(specs: tuple[ColumnSpec, ...]) -> tuple[np.ndarray, ...]:
+    """Per-column limits as [k, 1] arrays, to broadcast over a [k, n] matrix."""
+    return tuple(
+        np.array(values)[:, None]
+        for values in (
+            [-np.inf if s.min is None else s.min for s in specs],
+            [np.inf if s.max is None else s.max for s in specs],
+            [s.nullable for s in specs],
+            [s.kind == "integer" for s in specs],
+        )
+    )
+
+
+def _categories(column: list[Any], spec: ColumnSpec) -> np.ndarray | None:
+    """The column as strings if every value is a known category (or a null it may hold)."""
+    allowed: set[str | None] = set(spec.categories or ())
+    if spec.nullable:
+        allowed |= {MISSING_CATEGORY, None}
+    try:
+        if not all(v in allowed for v in column):
+            return None
+    except TypeError:  # an unhashable value (a list, an object): the slow path names it
+        return None
+    if spec.nullable and None in column:
+        column = [MISSING_CATEGORY if v is None else v for v in column]
+    return np.array(column, dtype=object)
 
 
 def _number(value: Any, spec: ColumnSpec) -> float | Problem:
