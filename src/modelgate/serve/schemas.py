@@ -125,24 +125,30 @@ def feeds(
             if spec.kind == "categorical" and (fast := _categories(values[name], spec)) is not None:
                 out[name] = fast.reshape(-1, 1)
     problems: list[Problem] = []
+    checked: dict[str, list[Any]] = {}
     for name, spec in columns.items():
         if name in out:
             continue
-        cells: list[float | str | Problem]
-        if spec.kind == "categorical":
-            cells = [_category(v, spec, unknown) for v in values[name]]
-            dtype: Any = object
-        else:
-            cells = [_number(v, spec) for v in values[name]]
-            dtype = np.float32
+        check = _category if spec.kind == "categorical" else _number
+        cells = [check(v, spec, unknown) for v in values[name]]
         bad = [Problem(r, name, c.message) for r, c in enumerate(cells) if isinstance(c, Problem)]
-        if bad:
-            problems += bad
-            if len(problems) >= MAX_PROBLEMS:
-                break
-            continue
-        out[name] = np.array(cells, dtype=dtype).reshape(-1, 1)
+        problems += bad
+        if len(problems) >= MAX_PROBLEMS:
+            break
+        checked[name] = cells
     _raise_if(problems)
+    return out | _arrays(checked, columns)
+
+
+def _arrays(checked: dict[str, list[Any]], columns: Mapping[str, ColumnSpec]) -> dict[str, Any]:
+    """Checked value lists as feeds: one float32 matrix for the numbers, sliced per column."""
+    numeric = [n for n in checked if columns[n].kind != "categorical"]
+    out = {
+        n: np.array(checked[n], dtype=object).reshape(-1, 1) for n in checked if n not in numeric
+    }
+    if numeric:
+        matrix = np.array([checked[n] for n in numeric], dtype=np.float32)
+        out.update({n: matrix[i].reshape(-1, 1) for i, n in enumerate(numeric)})
     return out
 
 
@@ -209,7 +215,8 @@ def _categories(column: list[Any], spec: ColumnSpec) -> np.ndarray | None:
     return np.array(column, dtype=object)
 
 
-def _number(value: Any, spec: ColumnSpec) -> float | Problem:
+def _number(value: Any, spec: ColumnSpec, unknown: Unknown = "reject") -> float | Problem:
+    # `unknown` is for categories only; it is here so both checks share one signature.
     if value is None:
         return math.nan if spec.nullable else Problem(None, None, REQUIRED)
     if isinstance(value, bool) or not isinstance(value, int | float):
