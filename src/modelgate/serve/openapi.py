@@ -89,7 +89,7 @@ def predict_route() -> dict[str, Any]:
             "predictions": {"type": "array", "items": PREDICTION},
         },
     }
-    return _route(f"{REF}Records", ok)
+    return _route(f"{REF}RecordBatch", ok)
 
 
 def infer_route() -> dict[str, Any]:
@@ -158,7 +158,7 @@ def _components(served: Predictor | None, max_batch: int) -> dict[str, Any]:
     return {
         "Error": ERROR,
         "Record": record,
-        "Records": {"type": "array", "minItems": 1, "maxItems": max_batch, "items": record},
+        "RecordBatch": {"type": "array", "minItems": 1, "maxItems": max_batch, "items": record},
         "InferenceRequest": inference,
     }
 
