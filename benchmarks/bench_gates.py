@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import statistics
 import subprocess
@@ -35,6 +34,7 @@ import time
 from pathlib import Path
 
 import yaml
+from _common import load_average, target_line, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 GATES = ("data_gate", "split_gate", "model_gate", "champion_gate")
@@ -92,16 +92,12 @@ def gate_commands() -> dict[str, list[str]]:
     return {g: [python, *shlex.split(stages[g]["cmd"])[1:]] for g in GATES}
 
 
-def _load() -> str:
-    return os.getloadavg()[0].__format__(".2f")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    print(f"load average at start: {_load()}")
+    print(f"load average at start: {load_average()}")
     commands = gate_commands()
     wall = {
         g: statistics.median(_timed(c)[0] for _ in range(args.repeats)) for g, c in commands.items()
@@ -130,12 +126,10 @@ def main() -> None:
     }
     print()
     for name, (value, target, shown) in verdicts.items():
-        print(f"{name}: {shown} (target <= {target:g}) {'PASS' if value <= target else 'MISS'}")
+        print(target_line(name, value, shown, target))
     print(f"end-to-end ratio to full_suite (information): {total_wall / base_wall:.2f}")
-    print(f"load average at end: {_load()}")
+    print(f"load average at end: {load_average()}")
     if args.json:
-        out = ROOT / "benchmarks" / "results" / "bench_gates.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
         figures = {
             "end_to_end": wall,
             "work": work,
@@ -143,7 +137,7 @@ def main() -> None:
             "ratio_work": total_work / base_work,
             "ratio_end_to_end": total_wall / base_wall,
         }
-        out.write_text(json.dumps(figures, indent=2))
+        write_results("bench_gates", figures)
 
 
 if __name__ == "__main__":

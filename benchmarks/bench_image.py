@@ -18,8 +18,6 @@ Build the image first (`make image`); podman runs with runc, as everywhere on th
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import socket
 import statistics
 import subprocess
@@ -28,6 +26,8 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
+
+from _common import load_average, target_line, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 PODMAN = ("podman", "--runtime", "runc")
@@ -82,10 +82,6 @@ def bare_start(image: str) -> float:
     return time.perf_counter() - start
 
 
-def _load() -> str:
-    return os.getloadavg()[0].__format__(".2f")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--image", default="modelgate-serve:latest")
@@ -95,7 +91,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     base = args.base
-    print(f"load average at start: {_load()}")
+    print(f"load average at start: {load_average()}")
     cold_start(args.image)  # warm-up: page cache and podman's storage, as on a node that pulled
     cold = [cold_start(args.image) for _ in range(args.runs)]
     bare = [bare_start(args.image) for _ in range(args.runs)]
@@ -113,12 +109,9 @@ def main() -> None:
         ("image size", size, TARGET_MB, "MB"),
         ("cold start to ready", cold_s, TARGET_COLD_START_S, "s"),
     ):
-        verdict = "PASS" if value <= target else "MISS"
-        print(f"{name}: {value:.2f} {unit} (target <= {target:g} {unit}) {verdict}")
-    print(f"load average at end: {_load()}")
+        print(target_line(name, value, f"{value:.2f} {unit}", target, f" {unit}"))
+    print(f"load average at end: {load_average()}")
     if args.json:
-        out = ROOT / "benchmarks" / "results" / "bench_image.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
         figures = {
             "image": args.image,
             "size_mb": size,
@@ -126,7 +119,7 @@ def main() -> None:
             "cold_start_s": cold,
             "cold_start_median_s": cold_s,
         }
-        out.write_text(json.dumps(figures, indent=2))
+        write_results("bench_image", figures)
 
 
 if __name__ == "__main__":

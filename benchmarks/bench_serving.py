@@ -49,12 +49,11 @@ import urllib.request
 from pathlib import Path
 
 import pandas as pd
+from _common import ROOT, load_average, target_line, write_results
 
 from modelgate import io
 from modelgate.schema import FeatureSchema
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 P50_RATIO_TARGET = 1.3
 P99_TARGET_MS = 10.0
 COLD_START_TARGET_S = 2.0
@@ -195,7 +194,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("hey") is None or shutil.which("wrk") is None:
         sys.exit("bench_serving: needs `wrk` and `hey` on PATH (apt-get install wrk hey)")
-    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    print(f"load average at start: {load_average()}")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         port = free_port()
@@ -228,18 +227,14 @@ def main() -> None:
     verdicts.append(("cold start to ready (median)", cold, COLD_START_TARGET_S, " s"))
     print()
     for name, value, target, unit in verdicts:
-        verdict = (
-            ""
-            if target is None
-            else f" (target <= {target:g}{unit}) " + ("PASS" if value <= target else "MISS")
+        shown = f"{value:.2f}{unit}"
+        print(
+            f"{name}: {shown}" if target is None else target_line(name, value, shown, target, unit)
         )
-        print(f"{name}: {value:.2f}{unit}{verdict}")
     print(f"cold starts: {', '.join(f'{s:.2f}' for s in starts)} s")
-    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    print(f"load average at end: {load_average()}")
     if args.json:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        out = {"figures": figures, "cold_starts": starts}
-        (RESULTS / "bench_serving.json").write_text(json.dumps(out, indent=2))
+        write_results("bench_serving", {"figures": figures, "cold_starts": starts})
 
 
 if __name__ == "__main__":

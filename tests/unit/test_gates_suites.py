@@ -3,6 +3,7 @@ arguments, and whether a broken condition fails the gate or only warns."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -237,3 +238,24 @@ def test_a_check_that_cannot_run_is_not_a_pass(
 
 def test_check_spec_defaults_to_failing():
     assert CheckSpec().on_fail == "fail"
+
+
+def test_charts_off_gives_the_same_conditions_and_an_html_report(
+    frame: pd.DataFrame, tmp_path: Path
+):
+    params = _params(DataDuplicates={"condition": "add_condition_ratio_less_or_equal"})
+    quiet = params.model_copy(update={"charts": False})
+    html = tmp_path / "report.html"
+
+    with_charts = _run(params, frame)
+    conditions = run_suite(
+        build_suite(_tiny_suite, quiet),
+        quiet,
+        html,
+        train_dataset=dataset(frame, "label", ["channel"]),
+    )
+
+    assert {c.name: (c.status, c.value) for c in conditions} == {
+        c.name: (c.status, c.value) for c in with_charts.values()
+    }
+    assert "Duplicate data ratio is less or equal to" in html.read_text(encoding="utf-8")

@@ -52,6 +52,9 @@ class SuiteParams(BaseModel):
     # Which partition a single-dataset check (weak segments, ROC report) runs on when the suite
     # has two: "test" halves their cost and reports on the rows the model never saw.
     single_dataset: Literal["train", "test", "both"] = "both"
+    # Deepchecks' charts and tables in the HTML report. They cost about a third of a suite's run;
+    # without them the report still lists every check and condition with its value.
+    charts: bool = True
     default_on_fail: Severity = "warn"
     checks: dict[str, CheckSpec] = Field(default_factory=dict)
 
@@ -96,7 +99,7 @@ def run_suite(
     # re-imports the world in each worker (about 20 s a gate on 2 cores). Threads share it.
     single = None if params.single_dataset == "both" else params.single_dataset.capitalize()
     with parallel_config(backend="threading"):
-        result = suite.run(**datasets, run_single_dataset=single)
+        result = suite.run(**datasets, run_single_dataset=single, with_display=params.charts)
     if html is not None:
         html.parent.mkdir(parents=True, exist_ok=True)
         html.unlink(missing_ok=True)  # Deepchecks would write "name (1).html" beside an old one
