@@ -53,6 +53,7 @@ from _common import ROOT, load_average, target_line, write_results
 
 from modelgate import io
 from modelgate.schema import FeatureSchema
+from modelgate.smoke import client_records
 
 P50_RATIO_TARGET = 1.3
 P99_TARGET_MS = 10.0
@@ -61,9 +62,9 @@ COLD_START_TARGET_S = 2.0
 
 def records(rows: int) -> list[dict]:
     schema = FeatureSchema.from_dict(io.read_json(ROOT / "data/processed/schema.json"))
-    frame = pd.read_parquet(ROOT / "data/split/test.parquet")[schema.features].head(rows)
-    text = frame.to_json(orient="records")  # NaN becomes null, as a client sends it
-    return json.loads(text)
+    return client_records(
+        pd.read_parquet(ROOT / "data/split/test.parquet").head(rows), schema.features
+    )
 
 
 def free_port() -> int:

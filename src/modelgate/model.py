@@ -15,8 +15,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 from xgboost import XGBClassifier
 
-from modelgate.params import TrainParams
-from modelgate.schema import MISSING_CATEGORY, FeatureSchema
+from modelgate.params import MISSING_CATEGORY, TrainParams
+from modelgate.schema import FeatureSchema
 
 FEATURES_STEP = "features"
 CLASSIFIER_STEP = "classifier"

@@ -19,6 +19,9 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+MISSING_CATEGORY = ""  # how a missing categorical value reaches the model, natively and in ONNX
+
+
 class ColumnSpec(_Section):
     """One column of the data contract."""
 

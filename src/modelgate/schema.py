@@ -14,7 +14,6 @@ import pandas as pd
 from modelgate.params import ColumnSpec, IngestParams
 
 MAX_EXAMPLES = 3
-MISSING_CATEGORY = ""  # how a missing categorical value reaches the model, natively and in ONNX
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,14 @@ def wait_ready(url: str, timeout_s: float) -> None:
     raise StageError(f"{url} was not ready within {timeout_s:g} s (last: {last})")
 
 
-def first_record(test: pd.DataFrame, schema: FeatureSchema) -> dict[str, Any]:
-    """Row 0's features as a client sends them: JSON types, null for a missing value."""
-    row = test[schema.features].iloc[0].to_dict()
-    clean = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+def client_records(frame: pd.DataFrame, features: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows as a client sends them to `/predict`: JSON types, null for a missing value, every
+    number exact (pandas' own `to_json` rounds floats to 10 digits)."""
+    rows = frame[list(features)].to_dict(orient="records")
+    clean = [
+        {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+        for row in rows
+    ]
     return json.loads(json.dumps(clean, default=lambda v: v.item()))
 
 
@@ -83,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to become ready")
     args = parser.parse_args(argv)
     schema = FeatureSchema.from_dict(io.read_json(args.schema))
-    record = first_record(pd.read_parquet(args.test), schema)
+    (record,) = client_records(pd.read_parquet(args.test).head(1), schema.features)
     expected = float(pd.read_csv(args.expected)["score"].iloc[0])
     wait_ready(args.url, args.timeout)
     score = check(predict(args.url, record), expected, args.model_version)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from modelgate.onnx_export import onnx_scores
 from modelgate.schema import FeatureSchema
 from modelgate.serve.app import create_app
 from modelgate.serve.settings import Settings
+from modelgate.smoke import client_records
 from tests.unit._pipeline import PipelineRun
 
 NAME = "tiny-model"
@@ -29,12 +29,7 @@ NAME = "tiny-model"
 
 def records(frame: pd.DataFrame, schema: FeatureSchema) -> list[dict[str, Any]]:
     """Rows as a client sends them: JSON types, null for a missing value."""
-    out = []
-    for row in frame[schema.features].to_dict(orient="records"):
-        out.append(
-            {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
-        )
-    return json.loads(json.dumps(out, default=lambda v: v.item()))
+    return client_records(frame, schema.features)
 
 
 @pytest.fixture(scope="module")

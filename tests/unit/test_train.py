@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from modelgate.model import feature_importance, labels, model_frame
-from modelgate.schema import MISSING_CATEGORY, FeatureSchema
+from modelgate.params import MISSING_CATEGORY
+from modelgate.schema import FeatureSchema
 from modelgate.stages import train
 from modelgate.stages.train import load_pipeline, save_pipeline
 from tests.unit._pipeline import PipelineRun, args

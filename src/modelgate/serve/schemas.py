@@ -16,9 +16,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from modelgate.params import ColumnSpec
+from modelgate.params import MISSING_CATEGORY, ColumnSpec
 
-MISSING_CATEGORY = ""  # what the pipeline feeds for a missing category (modelgate.schema)
 MAX_PROBLEMS = 20
 SMALL_BATCH = 8
 REQUIRED = "missing (null), but the field is required"
@@ -129,8 +128,11 @@ def feeds(
     for name, spec in columns.items():
         if name in out:
             continue
-        check = _category if spec.kind == "categorical" else _number
-        cells = [check(v, spec, unknown) for v in values[name]]
+        cells: list[float | str | Problem]
+        if spec.kind == "categorical":
+            cells = [_category(v, spec, unknown) for v in values[name]]
+        else:
+            cells = [_number(v, spec) for v in values[name]]
         bad = [Problem(r, name, c.message) for r, c in enumerate(cells) if isinstance(c, Problem)]
         problems += bad
         if len(problems) >= MAX_PROBLEMS:
@@ -215,8 +217,7 @@ def _categories(column: list[Any], spec: ColumnSpec) -> np.ndarray | None:
     return np.array(column, dtype=object)
 
 
-def _number(value: Any, spec: ColumnSpec, unknown: Unknown = "reject") -> float | Problem:
-    # `unknown` is for categories only; it is here so both checks share one signature.
+def _number(value: Any, spec: ColumnSpec) -> float | Problem:
     if value is None:
         return math.nan if spec.nullable else Problem(None, None, REQUIRED)
     if isinstance(value, bool) or not isinstance(value, int | float):
