@@ -10,7 +10,10 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 RAW_DATA := $(wildcard data/raw/*.dvc)
 PYTEST_ARGS ?=
-BASE ?= main
+# The ref the champion gate and the PR report compare with; unset, modelgate.gitdvc.base_ref
+# decides (MODELGATE_BASE_REF, else main): one source for both.
+BASE ?=
+BASE_ENV = $(if $(BASE),MODELGATE_BASE_REF="$(BASE)")
 # Serving image. Without a Docker engine (this machine), podman builds from a local Debian base.
 IMAGE ?= modelgate-serve
 LOCAL_BASE := localhost/debian-python:bookworm
@@ -41,8 +44,12 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen
 	@touch $@
 
+# The locked versions as DVC params, so a library bump reruns the stages that import it.
+libraries.yaml: uv.lock
+	PYTHONPATH=src $(PYTHON) -m modelgate.libraries --lock $< --out $@
+
 .PHONY: env
-env: $(VENV)/.synced ## Create .venv exactly from uv.lock
+env: $(VENV)/.synced libraries.yaml ## Create .venv exactly from uv.lock (and libraries.yaml from it)
 
 .PHONY: data
 data: env ## Bring the raw data snapshot into the workspace (default remote, else the bundled one)
@@ -77,15 +84,15 @@ lock-check: ## Fail unless the committed dvc.lock is what the pipeline reproduce
 pr-report: env ## Write reports/pr/report.md: this tree against BASE (a git ref, default main); exit 1 if a gate failed
 	@# The champion gate compares with BASE's model; a failure is recorded in gates.json, which
 	@# the report renders, so the report is written either way.
-	-MODELGATE_BASE_REF="$(BASE)" dvc repro --force --single-item champion_gate
-	python -m modelgate.report.pr --base "$(BASE)" --out reports/pr/report.md
+	-$(BASE_ENV) dvc repro --force --single-item champion_gate
+	$(BASE_ENV) python -m modelgate.report.pr --out reports/pr/report.md
 
 .PHONY: deploy-check
 deploy-check: env lock-check ## Fail unless the workspace matches dvc.lock and every gate passed (champion against BASE)
 	@dvc status --quiet || { dvc status; \
 	  echo "the workspace does not match dvc.lock: dvc pull (or dvc repro and commit dvc.lock)"; exit 1; }
 	@# The champion gate declares no output, so a pulled workspace has no result for it: rerun it.
-	MODELGATE_BASE_REF="$(BASE)" dvc repro --force --single-item champion_gate
+	$(BASE_ENV) dvc repro --force --single-item champion_gate
 	python -m modelgate.gates.verdict --gates-dir reports/gates --report reports/gates.json
 
 SMOKE_URL ?= http://127.0.0.1:8080

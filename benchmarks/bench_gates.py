@@ -50,7 +50,7 @@ from modelgate import io
 from modelgate.gates.suites import dataset
 from modelgate.model import labels, model_frame
 from modelgate.schema import FeatureSchema
-from modelgate.stages.train import load_pipeline
+from modelgate.model import load_pipeline
 schema = FeatureSchema.from_dict(io.read_json(Path("data/processed/schema.json")))
 def ds(frame):
     features = model_frame(frame, schema)

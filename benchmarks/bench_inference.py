@@ -49,10 +49,9 @@ import xgboost
 from sklearn.pipeline import Pipeline
 
 from modelgate import io
-from modelgate.model import CLASSIFIER_STEP, model_frame
+from modelgate.model import CLASSIFIER_STEP, load_pipeline, model_frame
 from modelgate.onnx_export import PROBABILITIES, feed
 from modelgate.schema import FeatureSchema
-from modelgate.stages.train import load_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

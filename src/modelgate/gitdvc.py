@@ -1,13 +1,18 @@
-"""What the report asks git and DVC: files at the base commit, diffs, cached outputs.
+"""What the pipeline asks git and DVC: files at the base commit, diffs, cached outputs.
 
-DVC runs as `python -m dvc` with this interpreter, so the report uses the DVC of the project's
-environment whatever is on PATH.
+DVC runs as `python -m dvc` with this interpreter, so the report and the champion gate use the
+DVC of the project's environment whatever is on PATH.
+
+The base ref both compare with has one source, `base_ref()`: `MODELGATE_BASE_REF` (CI sets it to
+`origin/<base branch>`; `make pr-report BASE=...` passes it), else `main`. It is a runtime
+setting, not a model parameter: `dvc.lock` stays the same on every branch with the same inputs.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +23,13 @@ from modelgate import io
 logger = logging.getLogger(__name__)
 
 DVC_TIMEOUT_S = 300
+BASE_REF_ENV = "MODELGATE_BASE_REF"
+DEFAULT_BASE_REF = "main"
+
+
+def base_ref() -> str:
+    """The git ref the champion gate and the PR report compare with."""
+    return os.environ.get(BASE_REF_ENV) or DEFAULT_BASE_REF
 
 
 class UnknownRefError(ValueError):

@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 if TYPE_CHECKING:  # serving imports this module and must not pull pandas in
     import pandas as pd
 
@@ -69,10 +67,25 @@ def write_json(target: Path, payload: Any) -> None:
     write_bytes(target, dumps(payload).encode("utf-8"))
 
 
+class YAMLError(ValueError):
+    """A YAML document (params.yaml, dvc.lock) that does not parse."""
+
+
 def load_yaml(text: str | bytes) -> Any:
-    """Parse YAML with libyaml's C loader when PyYAML has it: several times faster than the pure
-    Python one on a dvc.lock, which gate stages and the report read more than once."""
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    """Parse YAML exactly as DVC does: ruamel.yaml's safe loader, YAML 1.2.
+
+    `dvc exp run -S` rewrites params.yaml with ruamel's YAML 1.2 writer, which drops the quotes
+    around `off`, `no` and `yes`; a YAML 1.1 reader (PyYAML) would then see booleans where DVC
+    and the data contract mean strings (issue 9). ruamel.yaml.clib makes this the C parser.
+    Imported here, not at module level: serving imports this module and has no ruamel.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError as RuamelError
+
+    try:
+        return YAML(typ="safe").load(text)
+    except RuamelError as exc:
+        raise YAMLError(str(exc)) from exc
 
 
 def read_json(path: Path) -> Any:

@@ -8,6 +8,9 @@ string tensor cannot carry NaN and serving must see exactly what training saw.
 
 from __future__ import annotations
 
+import pickle
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -15,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 from xgboost import XGBClassifier
 
+from modelgate import io
 from modelgate.params import MISSING_CATEGORY, TrainParams
 from modelgate.schema import FeatureSchema
 
@@ -84,3 +88,16 @@ def _source_feature(encoded_name: str, schema: FeatureSchema) -> str:
         return rest
     # OneHotEncoder names are "<feature>_<category>"; match the longest declared feature prefix.
     return max((f for f in schema.categorical if rest.startswith(f"{f}_")), key=len)
+
+
+def save_pipeline(path: Path, pipeline: Pipeline) -> None:
+    # Pickle, not joblib: one stream, same bytes for the same fitted objects.
+    io.write_bytes(path, pickle.dumps(pipeline, protocol=5))
+
+
+def load_pipeline(path: Path) -> Pipeline:
+    with path.open("rb") as handle:
+        pipeline = pickle.load(handle)
+    if not isinstance(pipeline, Pipeline):
+        raise TypeError(f"{path} does not hold a scikit-learn Pipeline")
+    return pipeline

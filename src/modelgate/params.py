@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from modelgate import io
@@ -113,7 +112,7 @@ def read_params_file(path: Path) -> dict[str, object]:
         data = io.load_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ParamsError(f"cannot read params file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
+    except io.YAMLError as exc:
         raise ParamsError(f"params file {path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ParamsError(f"params file {path} must hold a mapping of sections")

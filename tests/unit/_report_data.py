@@ -49,10 +49,24 @@ def gates(model_status: str = "pass", champion_status: str = "pass") -> dict[str
                     }
                 ],
             },
+            _passed("data"),
+            _passed("split"),
             {"gate": "model", "status": model_status, "notes": [], "conditions": model_conditions},
+            _passed("parity")
+            if model_status != "fail"
+            else {
+                "gate": "parity",
+                "status": "not run",
+                "notes": ["stopped after model"],
+                "conditions": [],
+            },
             champion,
         ],
     }
+
+
+def _passed(gate: str) -> dict[str, Any]:
+    return {"gate": gate, "status": "pass", "notes": [], "conditions": []}
 
 
 def champion(low: float, high: float) -> dict[str, Any]:
@@ -167,7 +181,6 @@ def inputs(base: Side | None = None, pr: Side | None = None, **changes: Any) -> 
         base=base,
         pr=pr,
         gates=gates(),
-        gates_note="",
         champion=champion(0.001, 0.03),
         metrics_diff=metrics_diff(base.metrics, pr.metrics or {}),
         params_diff={"params.yaml": {"train.max_depth": {"old": 4, "new": 3, "diff": -1}}},

@@ -26,7 +26,7 @@ MODULES = {
     "scikit-learn": "sklearn.ensemble",
     "xgboost": "xgboost.sklearn",
     "pyarrow": "pyarrow.parquet",
-    "pyyaml": "yaml",
+    "ruamel-yaml": "ruamel.yaml",
     "ruamel-yaml-clib": "_ruamel_yaml",
     "pydantic": "pydantic",
     "pydantic-settings": "pydantic_settings",

@@ -12,9 +12,8 @@ from sklearn.metrics import roc_auc_score
 
 from modelgate import io
 from modelgate.metrics import CostMatrix, choose_threshold, expected_cost
-from modelgate.model import labels
+from modelgate.model import labels, load_pipeline
 from modelgate.stages import evaluate
-from modelgate.stages.train import load_pipeline
 from tests.unit._pipeline import PipelineRun, args
 
 METRIC_KEYS = {

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from modelgate import io
-from modelgate.model import model_frame
+from modelgate.model import load_pipeline, model_frame
 from modelgate.onnx_export import (
     PROBABILITIES,
     content_version,
@@ -24,7 +24,6 @@ from modelgate.onnx_export import (
     split_point_rows,
 )
 from modelgate.stages import export
-from modelgate.stages.train import load_pipeline
 from tests.unit._pipeline import PipelineRun
 
 METADATA_KEYS = {

@@ -15,9 +15,12 @@ from modelgate.gates.results import (
     GateResult,
     Status,
     assemble,
+    blocking,
     check_max,
     check_min,
     failure_summary,
+    merge,
+    overall,
     write_gate,
 )
 
@@ -97,54 +100,76 @@ def test_a_broken_check_takes_the_given_severity():
     assert check_max("x", 0.5, 1.0, on_fail=Status.WARN).status is Status.PASS
 
 
-def test_write_gate_writes_one_file_named_after_the_gate(gates_dir: Path):
-    gate = _gate("model", Status.PASS)
+def test_write_gate_writes_the_record_and_numbers_only_counts(gates_dir: Path):
+    gate = GateResult("model", [check_min("a", 1, 0), Condition("b", Status.WARN)])
 
     path = write_gate(gate, gates_dir)
 
     assert path == gates_dir / "model.json"
     assert _read(path) == gate.to_dict()
+    # What DVC shows as metrics: numbers under the stage's name, never a string column.
+    assert _read(gates_dir / "model.counts.json") == {
+        "model_gate": {"failed": 0, "warned": 1, "passed": 1}
+    }
 
 
-def test_assemble_orders_gates_as_the_pipeline_and_skips_missing_ones(
-    gates_dir: Path, tmp_path: Path
-):
+def test_merge_lists_every_gate_in_order_and_none_after_a_missing_one(gates_dir: Path):
     for gate in (_gate("model", Status.PASS), _gate("contract", Status.PASS), _gate("data")):
         write_gate(gate, gates_dir)
 
-    report = assemble(gates_dir, tmp_path / "gates.json")
+    gates = merge(gates_dir)
 
-    assert [g["gate"] for g in report["gates"]] == ["contract", "data", "model"]
-    assert report["status"] == "pass"
-    assert _read(tmp_path / "gates.json") == report
+    assert [(g["gate"], g["status"]) for g in gates] == [
+        ("contract", "pass"),
+        ("data", "pass"),
+        ("split", "not run"),
+        ("model", "not run"),  # its file cannot be from a run in which split did not run
+        ("parity", "not run"),
+        ("champion", "not run"),
+    ]
+    assert gates[2]["notes"] == ["no result from this run"]
+    assert gates[3]["notes"] == ["split did not run"]
 
 
 @pytest.mark.parametrize(
-    ("statuses", "overall"),
+    ("statuses", "expected"),
     [
-        ((Status.PASS, Status.PASS), "pass"),
-        ((Status.WARN, Status.PASS), "warn"),
-        ((Status.WARN, Status.FAIL), "fail"),
+        ({}, "pass"),
+        ({"data": Status.WARN}, "warn"),
+        ({"data": Status.WARN, "model": Status.FAIL}, "fail"),
+        ({"champion": None}, "not run"),
+        ({"champion": None, "data": Status.WARN}, "not run"),
+        ({"champion": None, "parity": Status.FAIL}, "fail"),
     ],
 )
-def test_assemble_overall_status_is_the_worst_gate(
-    gates_dir: Path, tmp_path: Path, statuses: tuple[Status, Status], overall: str
+def test_assemble_overall_status_is_the_worst_and_not_run_never_passes(
+    gates_dir: Path, tmp_path: Path, statuses: dict[str, Status | None], expected: str
 ):
-    write_gate(_gate("contract", statuses[0]), gates_dir)
-    write_gate(_gate("data", statuses[1]), gates_dir)
+    for name in GATE_ORDER:
+        status = statuses.get(name, Status.PASS)
+        if status is not None:
+            write_gate(_gate(name, status), gates_dir)
 
-    assert assemble(gates_dir, tmp_path / "gates.json")["status"] == overall
+    report = assemble(gates_dir, tmp_path / "gates.json")
+
+    assert report["status"] == expected
+    assert _read(tmp_path / "gates.json") == report
 
 
-def test_stop_after_reports_every_later_gate_as_not_run(gates_dir: Path, tmp_path: Path):
+def test_overall_of_nothing_or_an_unknown_status_fails():
+    assert overall(None) is Status.FAIL
+    assert overall([]) is Status.FAIL
+    assert overall([{"gate": "data", "status": "passed!"}]) is Status.FAIL
+
+
+def test_every_gate_after_a_failed_one_is_not_run_whatever_its_file_says(gates_dir: Path):
     # Files of every gate exist, as after an earlier full run; then the data gate fails.
     for name in GATE_ORDER:
         write_gate(_gate(name, Status.PASS), gates_dir)
     write_gate(_gate("data", Status.FAIL), gates_dir)
 
-    report = assemble(gates_dir, tmp_path / "gates.json", stop_after="data")
+    by_name = {g["gate"]: g for g in merge(gates_dir)}
 
-    by_name = {g["gate"]: g for g in report["gates"]}
     assert list(by_name) == list(GATE_ORDER)
     assert by_name["contract"]["status"] == "pass"
     assert by_name["data"]["status"] == "fail"
@@ -155,27 +180,32 @@ def test_stop_after_reports_every_later_gate_as_not_run(gates_dir: Path, tmp_pat
             "notes": ["stopped after data"],
             "conditions": [],
         }
-    assert report["status"] == "fail"
+    assert overall(list(by_name.values())) is Status.FAIL
 
 
-def test_stop_after_lists_later_gates_even_without_files(gates_dir: Path, tmp_path: Path):
-    write_gate(_gate("contract", Status.FAIL), gates_dir)
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [("{not json", "is unreadable"), ('{"gate": "model", "status": "pass"}', "not the record")],
+)
+def test_a_broken_or_foreign_gate_file_is_a_failed_gate(gates_dir: Path, content: str, why: str):
+    write_gate(_gate("contract", Status.PASS), gates_dir)
+    (gates_dir / "data.json").write_text(content, encoding="utf-8")
 
-    report = assemble(gates_dir, tmp_path / "gates.json", stop_after="contract")
+    gates = merge(gates_dir)
 
-    assert [(g["gate"], g["status"]) for g in report["gates"]] == [
-        ("contract", "fail"),
-        *((name, "not run") for name in GATE_ORDER[1:]),
-    ]
+    assert gates[1]["status"] == "fail" and why in gates[1]["notes"][0]
+    assert {g["status"] for g in gates[2:]} == {"not run"}
 
 
-def test_stop_after_the_last_gate_leaves_nothing_not_run(gates_dir: Path, tmp_path: Path):
-    for name in GATE_ORDER:
-        write_gate(_gate(name, Status.PASS), gates_dir)
+def test_blocking_names_failed_conditions_and_why_a_gate_did_not_run(gates_dir: Path):
+    write_gate(_gate("contract", Status.PASS), gates_dir)
+    write_gate(GateResult("data", [check_max("DataDuplicates", 0.05, 0.01)]), gates_dir)
 
-    report = assemble(gates_dir, tmp_path / "gates.json", stop_after=GATE_ORDER[-1])
+    problems = blocking({"gates": merge(gates_dir)})
 
-    assert "not run" not in {g["status"] for g in report["gates"]}
+    assert problems[0] == "gate 'data' is fail: DataDuplicates"
+    assert problems[1] == "gate 'split' is not run (stopped after data)"
+    assert len(problems) == 5
 
 
 def test_failure_summary_names_each_failed_condition_with_value_and_threshold():
@@ -197,6 +227,7 @@ def test_failure_summary_names_each_failed_condition_with_value_and_threshold():
 
 
 def test_finish_records_a_failed_gate_then_raises_its_summary(gates_dir: Path, tmp_path: Path):
+    write_gate(_gate("contract", Status.PASS), gates_dir)
     write_gate(_gate("split", Status.PASS), gates_dir)  # stale, from an earlier run
     gate = GateResult("data", [check_max("DataDuplicates", 0.05, 0.01)])
 
@@ -214,12 +245,13 @@ def test_finish_records_a_failed_gate_then_raises_its_summary(gates_dir: Path, t
 def test_finish_lets_a_passing_or_warning_gate_through(
     gates_dir: Path, tmp_path: Path, status: Status
 ):
+    write_gate(_gate("contract", Status.PASS), gates_dir)
     write_gate(_gate("split", Status.PASS), gates_dir)
 
     finish(_gate("data", status), gates_dir, tmp_path / "gates.json")
 
     report = _read(tmp_path / "gates.json")
-    assert [(g["gate"], g["status"]) for g in report["gates"]] == [
+    assert [(g["gate"], g["status"]) for g in report["gates"][1:3]] == [
         ("data", status.value),
         ("split", "pass"),
     ]

@@ -9,7 +9,7 @@ import pytest
 
 from modelgate.cli import StageError
 from modelgate.gates import verdict
-from modelgate.gates.results import GATE_ORDER
+from modelgate.gates.results import GATE_ORDER, blocking
 
 
 def _write_gates(gates_dir: Path, statuses: dict[str, str]) -> None:
@@ -38,13 +38,13 @@ def test_a_failed_gate_blocks_naming_its_conditions(tmp_path: Path) -> None:
 
 def test_a_gate_that_did_not_run_blocks(tmp_path: Path) -> None:
     _write_gates(tmp_path / "gates", {g: "pass" for g in GATE_ORDER if g != "champion"})
-    with pytest.raises(StageError, match=r"gate 'champion' did not run"):
+    with pytest.raises(StageError, match=r"gate 'champion' is not run \(no result from this run\)"):
         verdict.main(_argv(tmp_path))
 
 
 def test_not_run_and_missing_gates_are_each_reported() -> None:
     report = {"gates": [{"gate": "contract", "status": "not run", "conditions": []}]}
-    problems = verdict.blocking(report)
+    problems = blocking(report)
     assert problems[0] == "gate 'data' did not run"
     assert "gate 'contract' is not run" in problems
     assert len(problems) == len(GATE_ORDER)

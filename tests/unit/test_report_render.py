@@ -31,7 +31,7 @@ def test_report_order_marker_first_then_verdict_then_sections() -> None:
     lines = text.splitlines()
     assert lines[0] == "<!-- modelgate:pr-report -->"
     assert lines[2] == "> [!TIP]"
-    assert lines[3] == "> **PASS**: all 3 gates pass."
+    assert lines[3] == "> **PASS**: all 6 gates pass."
     assert "model version `v2` (base `v1`)" in lines[5] and "raw data unchanged" in lines[5]
     assert headings(text)[:5] == [
         "Gates",

@@ -28,7 +28,7 @@ def test_failed_verdict_is_red_and_names_the_gate_value_and_threshold() -> None:
 def test_passing_verdicts_count_the_gates_and_mention_warnings() -> None:
     assert sections.verdict(data.gates(), []).splitlines()[:2] == [
         "> [!TIP]",
-        "> **PASS**: all 3 gates pass.",
+        "> **PASS**: all 6 gates pass.",
     ]
     warned = sections.verdict(data.gates(model_status="warn"), []).splitlines()
     assert warned[0] == "> [!WARNING]" and "some conditions warn" in warned[1]
@@ -44,9 +44,9 @@ def test_gate_table_lists_flagged_conditions_and_why_a_gate_did_not_run() -> Non
 
 def test_cells_escape_pipes_and_long_values_are_cut() -> None:
     gates = data.gates("fail")
-    gates["gates"][1]["conditions"][0]["name"] = "max |diff|"
-    gates["gates"][1]["conditions"][0]["value"] = "x" * 500
-    row = sections.gate_table(gates).splitlines()[5]
+    gates["gates"][3]["conditions"][0]["name"] = "max |diff|"
+    gates["gates"][3]["conditions"][0]["value"] = "x" * 500
+    row = sections.gate_table(gates).splitlines()[7]
     assert "max \\|diff\\|" in row and "x" * 117 + "..." in row and "x" * 118 not in row
 
 
@@ -114,7 +114,7 @@ def test_confusion_counts_every_row_once() -> None:
 
 def test_a_gate_failing_several_conditions_is_named_with_its_conditions() -> None:
     gates = data.gates("fail")
-    for condition in gates["gates"][1]["conditions"]:
+    for condition in gates["gates"][3]["conditions"]:
         condition["status"] = "fail"
     head = sections.verdict(gates, []).splitlines()[1]
     assert head == "> **FAIL**: gate `model` failed 2 conditions (test roc_auc; test ks)."

@@ -10,11 +10,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from modelgate.model import feature_importance, labels, model_frame
+from modelgate.model import feature_importance, labels, load_pipeline, model_frame, save_pipeline
 from modelgate.params import MISSING_CATEGORY
 from modelgate.schema import FeatureSchema
 from modelgate.stages import train
-from modelgate.stages.train import load_pipeline, save_pipeline
 from tests.unit._pipeline import PipelineRun, args
 
 

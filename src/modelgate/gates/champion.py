@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ import pandas as pd
 from pandas.api.types import is_numeric_dtype
 from pydantic import BaseModel, ConfigDict, Field
 
-from modelgate import io
+from modelgate import gitdvc, io
 from modelgate.cli import entry, stage_parser
 from modelgate.gates.common import finish
 from modelgate.gates.results import Condition, GateResult, Status
@@ -37,12 +36,9 @@ from modelgate.metrics import CostMatrix, summarize
 from modelgate.model import labels, model_frame
 from modelgate.onnx_export import onnx_scores
 from modelgate.params import EvaluateParams, load_section
-from modelgate.report.gitdvc import cached_out
 from modelgate.schema import FeatureSchema
 
 logger = logging.getLogger(__name__)
-
-BASE_REF_ENV = "MODELGATE_BASE_REF"
 
 
 class Tolerance(BaseModel):
@@ -54,7 +50,6 @@ class Tolerance(BaseModel):
 
 class ChampionParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    base_ref: str
     n_bootstrap: int = Field(ge=100)
     confidence: float = Field(gt=0.5, lt=1)
     seed: int
@@ -92,9 +87,9 @@ def find_base(
         lock_text = _git_show(ref, "dvc.lock")
     except subprocess.CalledProcessError as exc:
         return Base(ref, why=f"no dvc.lock at {ref!r} ({exc.stderr.strip() or 'unknown ref'})")
-    cached = cached_out(lock_text, model_path, cache_dir)
+    cached = gitdvc.cached_out(lock_text, model_path, cache_dir)
     if cached is not None:
-        fit_files = [cached_out(lock_text, path, cache_dir) for path in fit_paths]
+        fit_files = [gitdvc.cached_out(lock_text, path, cache_dir) for path in fit_paths]
         fit_data = (
             pd.concat([pd.read_parquet(f) for f in fit_files], ignore_index=True)
             if fit_files and None not in fit_files
@@ -299,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_section(args.params, "gates.champion", ChampionParams)
     evaluate = load_section(args.params, "evaluate", EvaluateParams)
-    ref = os.environ.get(BASE_REF_ENV) or params.base_ref
+    ref = gitdvc.base_ref()
     base = find_base(ref, str(args.model), args.base_metrics, args.cache_dir, args.base_fit_data)
     result = champion_gate(
         pd.read_parquet(args.test),

@@ -25,7 +25,7 @@ def finish(result: GateResult, gates_dir: Path, report: Path) -> None:
 def record(result: GateResult, gates_dir: Path, report: Path) -> None:
     """Write the gate's file and re-assemble the combined report."""
     write_gate(result, gates_dir)
-    combined = assemble(gates_dir, report, stop_after=result.gate if result.failed else None)
+    combined = assemble(gates_dir, report)
     logger.info(
         "gate %s: %s (%d conditions, %d failed); all gates so far: %s -> %s",
         result.gate,

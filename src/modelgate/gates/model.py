@@ -18,10 +18,9 @@ from modelgate.cli import entry, stage_parser
 from modelgate.gates.common import finish
 from modelgate.gates.results import Condition, GateResult, Status, check_max, check_min
 from modelgate.gates.suites import SuiteParams, build_suite, dataset, run_suite
-from modelgate.model import feature_importance, labels, model_frame
+from modelgate.model import feature_importance, labels, load_pipeline, model_frame
 from modelgate.params import load_section
 from modelgate.schema import FeatureSchema
-from modelgate.stages.train import load_pipeline
 
 
 class Bound(BaseModel):

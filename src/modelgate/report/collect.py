@@ -13,10 +13,8 @@ from typing import Any
 import onnx
 import pandas as pd
 
-from modelgate import io
-from modelgate.gates.results import GATE_ORDER
+from modelgate import gitdvc, io
 from modelgate.onnx_export import read_metadata
-from modelgate.report import gitdvc
 from modelgate.report.datachange import RawDiff, raw_line_diff
 from modelgate.report.drift import FeatureDrift, feature_drift
 
@@ -155,32 +153,3 @@ def data_evidence(base: Side, pr: Side, changed: list[str], paths: Paths) -> Dat
     kinds = {name: str(spec.get("kind")) for name, spec in columns.items()}
     frames = pd.read_parquet(base_train), pd.read_parquet(paths.train)
     return DataEvidence(raw, feature_drift(*frames, kinds))
-
-
-STALE_GATES = (
-    "`reports/gates.json` is missing or older than the gate files (a checkout or a DVC "
-    "run-cache restore wrote those, not a gate run), so the gates are read from "
-    "`reports/gates/*.json`."
-)
-
-
-def load_gates(reports: Path) -> tuple[dict[str, Any] | None, str]:
-    """The gate results and a note on where they come from.
-
-    `gates.json` is written after each gate's own file, so it is trusted when it is at least
-    as new as every gate file; otherwise the gate files are merged here. The champion gate's
-    file is not tracked by git or DVC: it counts only if no other gate file is newer.
-    """
-    combined = reports / "gates.json"
-    files = [(n, reports / "gates" / f"{n}.json") for n in GATE_ORDER]
-    present = [(n, p) for n, p in files if p.is_file()]
-    newest = max((p.stat().st_mtime for n, p in present if n != "champion"), default=0.0)
-    if combined.is_file() and combined.stat().st_mtime >= newest:
-        return json.loads(combined.read_text(encoding="utf-8")), ""
-    if all(n == "champion" for n, _ in present):
-        return None, ""  # no pipeline gate ever ran here
-    fresh = [p for n, p in present if n != "champion" or p.stat().st_mtime >= newest]
-    found = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in fresh}
-    missing = {"status": "not run", "notes": ["no result from this run"], "conditions": []}
-    gates = [found.get(name, {"gate": name, **missing}) for name in GATE_ORDER]
-    return {"gates": gates}, STALE_GATES

@@ -1,15 +1,20 @@
-"""Where to look further: the Deepchecks HTML reports and the CI run."""
+"""Where to look further: the Deepchecks HTML reports and the CI run.
+
+The report becomes a PR comment, which can link only what is online, so the HTML reports are
+named, not linked: they are in the run's `gate-reports` artifact, for download (pr.yml).
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from urllib.parse import quote
 
 from modelgate.report import md
 
-ARTIFACT = "pr-report"  # the artifact name in .github/workflows/pr.yml
+# The HTML reports' artifact in .github/workflows/pr.yml, and their directory inside it;
+# tests/unit/test_ci_artifacts.py holds both to the workflow.
+ARTIFACT = "gate-reports"
+ARTIFACT_DIR = "deepchecks"
 
 
 def run_url(env: Mapping[str, str]) -> str | None:
@@ -21,17 +26,15 @@ def run_url(env: Mapping[str, str]) -> str | None:
     return f"{server.rstrip('/')}/{repository}/actions/runs/{run_id}"
 
 
-def section(html_files: Sequence[Path], out: Path, env: Mapping[str, str]) -> str:
-    """A collapsed block of links, relative to the report so they work in the artifact."""
-    lines = []
-    for path in html_files:
-        target = os.path.relpath(path, out.parent if str(out.parent) else ".")
-        lines.append(f"- [{md.cell(path.name)}]({quote(Path(target).as_posix())})")
+def section(html_files: Sequence[Path], _out: Path, env: Mapping[str, str]) -> str:
+    """A collapsed block naming the HTML reports where the artifact holds them. `_out` (the
+    report's path) is no longer needed: nothing is linked relative to it."""
+    lines = [f"- {md.code(f'{ARTIFACT_DIR}/{path.name}')}" for path in html_files]
     if lines:
         lines.insert(
             0,
-            f"Attached to the CI run as the `{ARTIFACT}` artifact; the links work inside the "
-            "downloaded artifact, beside this report.\n",
+            f"In the `{ARTIFACT}` artifact of the CI run (download it from the run's page; a "
+            "comment cannot link a file of the run):\n",
         )
     else:
         lines.append("No Deepchecks reports: the gates wrote none in this run.")

@@ -3,8 +3,9 @@
     python -m modelgate.report.pr --base origin/main --out reports/pr/report.md
 
 Run from the repository root after `dvc repro`. Exit 0 when every gate passes or only warns;
-1 when a gate failed or there are no gate results (the report is written either way); 2 when
-BASE names no commit (nothing is written).
+1 when a gate failed or did not run, or there are no gate results (the report is written
+either way); 2 when BASE names no commit (nothing is written). BASE defaults to
+`modelgate.gitdvc.base_ref()`, the champion gate's base.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from modelgate import io
+from modelgate import gitdvc, io
 from modelgate.cli import configure_logging
-from modelgate.report import datachange, gitdvc, links, sections
-from modelgate.report.collect import Paths, base_side, data_evidence, load_gates, working_side
+from modelgate.gates import results
+from modelgate.report import datachange, links
+from modelgate.report.collect import Paths, base_side, data_evidence, working_side
 from modelgate.report.render import Inputs, render
 
 logger = logging.getLogger(__name__)
@@ -30,7 +32,7 @@ def champion_result(gates: dict[str, Any] | None, champion_file: Path) -> dict[s
     """The champion gate's result, unless it did not run in the pipeline behind `gates`: its
     file would then be left over from an earlier run."""
     gate = next((g for g in (gates or {}).get("gates", []) if g["gate"] == "champion"), None)
-    if gate is None or gate["status"] == sections.NOT_RUN:
+    if gate is None or gate["status"] == results.Status.NOT_RUN:
         return None
     return io.read_json(champion_file) if champion_file.is_file() else gate
 
@@ -61,7 +63,9 @@ def _dvc(query: Callable[[str, Path], dict[str, Any]], ref: str, problems: list[
 
 def gather(ref: str, commit: str, paths: Paths, out: Path) -> Inputs:
     base, pr = base_side(ref, paths, Path()), working_side(paths)
-    gates, gates_note = load_gates(paths.reports)
+    merged = results.merge(paths.reports / "gates")
+    ran = any(g["status"] != results.Status.NOT_RUN for g in merged)
+    gates = {"gates": merged} if ran else None  # None: no gate ever ran in this tree
     changed = datachange.changed_snapshots(base.raw_md5, pr.raw_md5) if base.raw_md5 else []
     champion = champion_result(gates, paths.reports / "gates" / "champion.json")
     problems = champion_base_note(champion, ref, commit)
@@ -71,7 +75,6 @@ def gather(ref: str, commit: str, paths: Paths, out: Path) -> Inputs:
         base=base,
         pr=pr,
         gates=gates,
-        gates_note=gates_note,
         champion=champion,
         metrics_diff=_dvc(gitdvc.metrics_diff, ref, problems),
         params_diff=_dvc(gitdvc.params_diff, ref, problems),
@@ -87,7 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
+    parser.add_argument(
+        "--base",
+        default=gitdvc.base_ref(),
+        help=f"git ref to compare with (default ${gitdvc.BASE_REF_ENV}, else main)",
+    )
     parser.add_argument("--out", type=Path, default=Path("reports/pr/report.md"))
     defaults = Paths()
     parser.add_argument("--reports", type=Path, default=defaults.reports)
@@ -110,9 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = Paths(args.reports, args.model, args.raw_dir, args.train, args.params, args.cache_dir)
     inputs = gather(args.base, commit, paths, args.out)
     io.write_bytes(args.out, render(inputs).encode("utf-8"))
-    status = sections.overall_status(inputs.gates)
+    status = results.overall((inputs.gates or {}).get("gates"))
     logger.info("PR report against %s: gates %s -> %s", args.base, status, args.out)
-    return 1 if status == "fail" else 0
+    return 0 if status in results.PASSING else 1
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ class Inputs:
     base: Side
     pr: Side
     gates: dict[str, Any] | None
-    gates_note: str
     champion: dict[str, Any] | None
     metrics_diff: dict[str, Any]
     params_diff: dict[str, Any]
@@ -134,7 +133,7 @@ def render(i: Inputs) -> str:
     parts = [
         sections.MARKER,
         sections.verdict(i.gates, facts(i)),
-        sections.gate_table(i.gates, i.gates_note),
+        sections.gate_table(i.gates),
         sections.params_section(i.params_diff),
         metrics_part(i),
         data_part(i),

@@ -6,23 +6,22 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from modelgate.gates.results import Status, overall
 from modelgate.report import md
 
 MARKER = "<!-- modelgate:pr-report -->"
-NOT_RUN = "not run"
+NOT_RUN = Status.NOT_RUN.value
 STATUS_WORDS = {"pass": "pass", "warn": "warn", "fail": "FAIL", NOT_RUN: "not run"}
-ALERTS = {"pass": "TIP", "warn": "WARNING", "fail": "CAUTION"}
+ALERTS = {"pass": "TIP", "warn": "WARNING", "fail": "CAUTION", NOT_RUN: "CAUTION"}
 MAX_LISTED = 4
 MAX_VALUE_CHARS = 120
 AUC_CONDITION = "ROC-AUC difference (paired bootstrap)"
 
 
 def overall_status(gates: Mapping[str, Any] | None) -> str:
-    """pass, warn or fail; no gate results at all count as a failure to verify."""
-    if not gates:
-        return "fail"
-    statuses = {g["status"] for g in gates.get("gates", [])}
-    return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+    """The record's overall status (`modelgate.gates.results.overall`: a gate that did not run
+    never passes); no gate results at all count as a failure to verify."""
+    return overall((gates or {}).get("gates")).value
 
 
 def stopped_before(gates: Mapping[str, Any] | None, stage_gates: Sequence[str]) -> str | None:
@@ -71,6 +70,9 @@ def verdict(gates: Mapping[str, Any] | None, facts: Sequence[str]) -> str:
     elif status == "fail":
         failed = [g for g in gates["gates"] if g["status"] == "fail"]
         head = "**FAIL**: " + "; ".join(_gate_failure(g) for g in failed)
+    elif status == NOT_RUN:
+        missing = [md.code(g["gate"]) for g in gates["gates"] if g["status"] == NOT_RUN]
+        head = "**NOT VERIFIED**: gate " + ", ".join(missing) + " did not run"
     else:
         ran = sum(g["status"] != NOT_RUN for g in gates["gates"])
         head = f"**PASS**: all {ran} gates pass" + (

@@ -15,10 +15,9 @@ from sklearn.pipeline import Pipeline
 from modelgate import io
 from modelgate.cli import entry, stage_parser
 from modelgate.metrics import CostMatrix, calibration_table, choose_threshold, summarize
-from modelgate.model import feature_importance, labels, model_frame
+from modelgate.model import feature_importance, labels, load_pipeline, model_frame
 from modelgate.params import EvaluateParams, load_section
 from modelgate.schema import FeatureSchema
-from modelgate.stages.train import load_pipeline
 
 logger = logging.getLogger(__name__)
 

@@ -8,59 +8,25 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import onnx
-import onnxruntime as ort
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from modelgate import io
 from modelgate.cli import StageError, entry, stage_parser
 from modelgate.gates.common import record
-from modelgate.gates.results import GateResult, check_max
-from modelgate.model import model_frame
+from modelgate.gates.parity import check_parity, parity_gate
+from modelgate.model import load_pipeline
 from modelgate.onnx_export import (
     attach_metadata,
     content_version,
     convert,
-    onnx_scores,
-    parity,
-    split_point_rows,
 )
 from modelgate.params import ExportParams, load_section, read_params_file
 from modelgate.schema import FeatureSchema
-from modelgate.stages.train import load_pipeline
 
 logger = logging.getLogger(__name__)
 
 # Sections whose values shaped the model; their digest goes into the model's metadata.
 MODEL_SECTIONS = ("ingest", "split", "train", "evaluate")
-
-
-def check_parity(
-    pipeline: Pipeline,
-    model: onnx.ModelProto,
-    test: pd.DataFrame,
-    schema: FeatureSchema,
-    threshold: float,
-) -> dict[str, dict]:
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    frames = {"test": model_frame(test, schema)}
-    frames["split_points"] = split_point_rows(pipeline, schema, frames["test"].head(1))
-    return {
-        name: parity(
-            pipeline.predict_proba(frame)[:, 1], onnx_scores(session, frame, schema), threshold
-        ).to_dict()
-        for name, frame in frames.items()
-    }
-
-
-def parity_gate(results: dict[str, dict], params: ExportParams) -> GateResult:
-    conditions = []
-    for name, r in results.items():
-        conditions.append(
-            check_max(f"{name}: max |Δ probability|", r["max_abs_diff"], params.max_abs_diff)
-        )
-        conditions.append(check_max(f"{name}: decision flips", r["flips"], params.max_flips))
-    return GateResult("parity", conditions)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -96,10 +62,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     results = check_parity(
         pipeline, model, pd.read_parquet(args.test), schema, metrics["threshold"]
     )
-    passed = all(
-        r["max_abs_diff"] <= params.max_abs_diff and r["flips"] <= params.max_flips
-        for r in results.values()
-    )
+    gate = parity_gate(results, params)
+    passed = not gate.failed
     io.write_json(
         args.parity_report,
         {
@@ -111,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         },
     )
     if args.gates_dir and args.report:
-        record(parity_gate(results, params), args.gates_dir, args.report)
+        record(gate, args.gates_dir, args.report)
     if not passed:
         raise StageError(f"ONNX parity failed, model not exported: {results}")
     io.write_bytes(args.onnx, model.SerializeToString(deterministic=True))

@@ -12,7 +12,7 @@ import pandas as pd
 from modelgate import io
 from modelgate.cli import StageError, entry, stage_parser
 from modelgate.gates.common import record
-from modelgate.gates.results import Condition, GateResult, Status
+from modelgate.gates.contract import contract_gate
 from modelgate.params import IngestParams, load_section
 from modelgate.schema import DataContractError, FeatureSchema, enforce_contract
 
@@ -33,25 +33,6 @@ def read_raw(path: Path) -> pd.DataFrame:
         raise StageError(f"raw data file {path} is not UTF-8 text: {exc.reason}") from exc
     except OSError as exc:
         raise StageError(f"cannot read raw data file {path}: {exc.strerror}") from exc
-
-
-def contract_gate(error: DataContractError | None, rows: int, columns: int) -> GateResult:
-    if error is None:
-        ok = Condition(
-            "data contract",
-            Status.PASS,
-            rows,
-            "every declared rule",
-            f"{rows} rows and {columns} columns obey the contract",
-        )
-        return GateResult("contract", [ok])
-    return GateResult(
-        "contract",
-        [
-            Condition(f"{v.column}: {v.rule}", Status.FAIL, v.rows, v.rule, str(v))
-            for v in error.violations
-        ],
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

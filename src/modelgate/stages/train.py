@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from sklearn.pipeline import Pipeline
 
 from modelgate import io
 from modelgate.cli import entry, stage_parser
-from modelgate.model import build_pipeline, labels, model_frame
+from modelgate.model import build_pipeline, labels, model_frame, save_pipeline
 from modelgate.params import TrainParams, load_section
 from modelgate.schema import FeatureSchema
 
@@ -22,19 +21,6 @@ logger = logging.getLogger(__name__)
 def train(frame: pd.DataFrame, schema: FeatureSchema, params: TrainParams) -> Pipeline:
     pipeline = build_pipeline(schema, params)
     return pipeline.fit(model_frame(frame, schema), labels(frame, schema))
-
-
-def save_pipeline(path: Path, pipeline: Pipeline) -> None:
-    # Pickle, not joblib: one stream, same bytes for the same fitted objects.
-    io.write_bytes(path, pickle.dumps(pipeline, protocol=5))
-
-
-def load_pipeline(path: Path) -> Pipeline:
-    with path.open("rb") as handle:
-        pipeline = pickle.load(handle)
-    if not isinstance(pipeline, Pipeline):
-        raise TypeError(f"{path} does not hold a scikit-learn Pipeline")
-    return pipeline
 
 
 def main(argv: Sequence[str] | None = None) -> None:
