@@ -6,8 +6,11 @@ assignments as `NAME#STAGE#N`. Each registration tag's message carries a `Releas
 repository and digest, and the git revision, which is what promotion needs.
 
 The deploy and promote workflows call this module, so the mapping is tested here rather than
-written in YAML. It needs only the standard library and the `gto` CLI, which is all the
-promote job installs.
+written in YAML. It needs only the standard library, the `gto` CLI and the YAML reader gto
+itself reads `.gto` with (ruamel.yaml), which is all the promote job installs.
+
+A stage tag is trusted only within `.gto`'s stages and only if none of that stage's tags is
+dated in the future (modelgate.release says why); gto itself reads any tag it can parse.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,8 @@ from modelgate.release import (
     Deployment,
     RegistryError,
     Release,
+    check_dates,
+    check_stage,
     next_version,
     parse_semver,
     schema_digest,
@@ -65,17 +71,41 @@ class Gto:
         return set(out.stdout.split())
 
 
+def read_stages(repo: Path) -> tuple[str, ...]:
+    """The stages `.gto` lists. Without the file or the list, gto accepts any stage; so no
+    stage is accepted here, rather than all."""
+    from ruamel.yaml import YAML  # gto's dependency and its reader of .gto
+
+    path = repo / ".gto"
+    config = YAML(typ="safe", pure=True).load(path.read_text()) if path.is_file() else None
+    stages = config.get("stages") if isinstance(config, dict) else None
+    if not isinstance(stages, list) or not stages:
+        raise RegistryError(f"{path} lists no stages: no stage tag can be trusted")
+    return tuple(str(stage) for stage in stages)
+
+
+def _check_stage_tags(gto: Gto, name: str, stage: str, now: datetime | None) -> None:
+    """Refuse a stage any of whose tags, in effect or not, is dated in the future."""
+    events = [
+        (event["ref"], datetime.fromisoformat(event["timestamp"]))
+        for event in gto.json("history", name) or []
+        if event.get("stage") == stage
+    ]
+    check_dates(events, now or datetime.now(UTC))
+
+
 def _release_of(entry: dict[str, Any]) -> Release:
     """The record in a version's registration message (GTO's `show --json` entry)."""
     messages = [r.get("message", "") for r in entry.get("registrations", [])]
     return Release.from_message(messages[-1] if messages else "", entry.get("ref", "the tag"))
 
 
-def resolve(gto: Gto, ref: str) -> Deployment:
+def resolve(gto: Gto, ref: str, now: datetime | None = None) -> Deployment:
     """Map a GTO stage tag to the release its stage holds now.
 
     Promotion deploys the stage's current assignment, not the tag's version: a delayed or
     re-run job then never deploys a state that a later assignment or rollback replaced.
+    `now` (default: this machine's clock) is what no stage tag may be dated after.
     """
     event = gto.json("check-ref", ref)
     if not event:
@@ -89,6 +119,8 @@ def resolve(gto: Gto, ref: str) -> Deployment:
             f"'{ref}' registers {name} {event['version']} but assigns no stage: nothing to"
             f" deploy (gto assign {name} --version {event['version']} --stage STAGE)"
         )
+    check_stage(stage, read_stages(gto.repo), ref)
+    _check_stage_tags(gto, name, stage, now)
     current = gto.json("show", f"{name}#{stage}")
     if not current:
         raise RegistryError(f"no version of {name} is assigned to stage '{stage}' any more")
@@ -128,12 +160,19 @@ def _next(versions: list[dict[str, Any]], release: Release) -> str:
     return next_version(versions[0]["version"], previous, release)
 
 
-def register(gto: Gto, name: str, release: Release, stage: str | None) -> dict[str, str]:
+def register(
+    gto: Gto, name: str, release: Release, stage: str | None, now: datetime | None = None
+) -> dict[str, str]:
     """Register `release` as the next version of `name` at its revision; assign `stage`.
 
     Returns the version, the tags created (to push) and the stage tag among them. A revision
-    already registered is reused, so a re-run deploy creates no second version of it.
+    already registered is reused, so a re-run deploy creates no second version of it. A stage
+    that promotion would refuse (not in `.gto`, or a tag of it dated in the future) is refused
+    before anything is tagged.
     """
+    if stage:
+        check_stage(stage, read_stages(gto.repo), f"--stage {stage}")
+        _check_stage_tags(gto, name, stage, now)
     versions, stages = _versions(gto, name)
     before = gto.tags()
     same = [e["version"] for e in versions if e["commit_hexsha"] == release.revision]

@@ -2,11 +2,14 @@
 
 This is the path the workflows take: deploy.yml runs `registry register` after pushing an
 image, a person runs `gto assign` to roll back, and promote.yml runs `registry resolve` on the
-pushed stage tag to find the image to deploy.
+pushed stage tag to find the image to deploy. Tags a person could push by hand (a stage
+`.gto` does not list, a tagger date in the future) are made with plain `git tag`, which is all
+it takes; `GIT_COMMITTER_DATE` sets an annotated tag's tagger date, the date GTO orders by.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -28,7 +31,7 @@ V1 = Release(
     schema_digest="5c4e3a000000",
     image="ghcr.io/acme/modelgate",
     digest="sha256:" + "1" * 64,
-    revision="",
+    revision="0" * 40,  # each test registers at a real commit of its repository
 )
 V2 = replace(V1, model_version="222222222222", digest="sha256:" + "2" * 64)
 
@@ -48,6 +51,15 @@ def _gto(repo: Path, *args: str) -> None:
     # that a rollback right after an assignment is unambiguously the later one.
     time.sleep(1 - time.time() % 1)
     subprocess.run(["gto", *args], cwd=repo, capture_output=True, text=True, check=True)
+
+
+def _hand_tag(repo: Path, tag: str, commit: str, date: str | None = None) -> None:
+    """An annotated tag made with git alone, dated `date` (ISO 8601) if given."""
+    env = {**os.environ, **({"GIT_COMMITTER_DATE": date} if date else {})}
+    subprocess.run(
+        ["git", "tag", "--annotate", "--message", f"hand-made {tag}", tag, commit],
+        cwd=repo, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -163,3 +175,61 @@ def test_the_registry_config_refuses_an_unknown_stage(repo: Path) -> None:
     registry.register(Gto(repo), NAME, replace(V1, revision=_commit(repo, "one")), None)
     with pytest.raises(subprocess.CalledProcessError):
         _gto(repo, "assign", NAME, "--version", "v1.0.0", "--stage", "prd")
+
+
+def test_a_stage_tag_dated_in_the_future_is_refused(
+    repo: Path, two_deploys: tuple[Release, Release]
+) -> None:
+    """GTO orders assignments by tagger date: a tag dated 2099 would hold prod until 2099,
+    whatever is assigned after it. Neither it nor any later tag of prod deploys."""
+    first, _ = two_deploys
+    pinned = f"{NAME}#prod#3"
+    _hand_tag(repo, pinned, first.revision, date="2099-01-01T00:00:00+00:00")
+    _gto(repo, "assign", NAME, "--version", "v1.1.0", "--stage", "prod", "--force")
+    honest = f"{NAME}#prod#4"
+    assert honest in _git(repo, "tag", "--list").split()
+    # What GTO itself now says prod holds: the 2099 tag's version, despite the later one.
+    show = subprocess.run(
+        ["gto", "show", f"{NAME}#prod", "--json"], cwd=repo, capture_output=True, text=True
+    )
+    assert f'"ref": "{pinned}"' in show.stdout
+    for ref in (pinned, honest, f"{NAME}#prod#1"):
+        with pytest.raises(RegistryError, match=rf"{NAME}#prod#3 \(2099-01-01T00:00:00\+00:00\)"):
+            registry.resolve(Gto(repo), ref)
+    with pytest.raises(RegistryError, match="GTO orders assignments by tagger date"):
+        registry.register(Gto(repo), NAME, replace(V2, revision=_commit(repo, "third")), "prod")
+    # A tag of another stage is no reason to refuse this one.
+    created = registry.register(
+        Gto(repo), NAME, replace(V2, revision=_commit(repo, "4")), "staging"
+    )
+    assert registry.resolve(Gto(repo), created["stage_tag"]).stage == "staging"
+
+
+def test_a_tag_a_few_seconds_ahead_is_clock_skew(repo: Path) -> None:
+    first = replace(V1, revision=_commit(repo, "one"))
+    registry.register(Gto(repo), NAME, first, None)
+    soon = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 60))
+    _hand_tag(repo, f"{NAME}#prod#1", first.revision, date=soon)
+    assert registry.resolve(Gto(repo), f"{NAME}#prod#1").release == first
+
+
+def test_a_stage_tag_outside_gto_is_refused_though_gto_reads_it(repo: Path) -> None:
+    first = replace(V1, revision=_commit(repo, "one"))
+    registry.register(Gto(repo), NAME, first, "prod")
+    _hand_tag(repo, f"{NAME}#prd#1", first.revision)
+    check = subprocess.run(
+        ["gto", "check-ref", f"{NAME}#prd#1", "--json"], cwd=repo, capture_output=True, text=True
+    )
+    assert '"stage": "prd"' in check.stdout  # gto accepts the tag: .gto binds only `gto assign`
+    with pytest.raises(RegistryError, match=r"names stage 'prd', which \.gto does not list"):
+        registry.resolve(Gto(repo), f"{NAME}#prd#1")
+    with pytest.raises(RegistryError, match=r"names stage 'prd', which \.gto does not list"):
+        registry.register(Gto(repo), NAME, first, "prd")
+
+
+def test_without_a_gto_file_no_stage_is_trusted(repo: Path) -> None:
+    first = replace(V1, revision=_commit(repo, "one"))
+    registry.register(Gto(repo), NAME, first, "prod")
+    (repo / ".gto").unlink()  # gto would now accept any stage at all
+    with pytest.raises(RegistryError, match=r"\.gto lists no stages"):
+        registry.resolve(Gto(repo), f"{NAME}#prod#1")

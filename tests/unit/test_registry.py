@@ -1,4 +1,4 @@
-"""The registry's view of an exported model (its GTO paths run in tests/integration)."""
+"""The registry's view of an exported model and of `.gto` (GTO paths run in tests/integration)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from pathlib import Path
 import onnx
 import pytest
 
-from modelgate.registry import describe
+from modelgate.registry import describe, read_stages
 from modelgate.release import RegistryError, schema_digest
+from tests.conftest import ROOT
 
 
 def test_describe_reads_the_exported_model(exported_model: Path) -> None:
@@ -26,3 +27,25 @@ def test_describe_refuses_a_model_without_metadata(tmp_path: Path) -> None:
     onnx.save(onnx.helper.make_model(graph), path)
     with pytest.raises(RegistryError, match="lacks ONNX metadata model_name, model_version"):
         describe(path)
+
+
+def test_the_projects_stages_are_read_from_gto() -> None:
+    assert read_stages(ROOT) == ("staging", "prod")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["stages:\n  - staging\n  - prod\n", "# stage list\nstages: [staging, prod]\ntypes: [model]\n"],
+)
+def test_block_and_flow_lists_read_alike(tmp_path: Path, text: str) -> None:
+    (tmp_path / ".gto").write_text(text)
+    assert read_stages(tmp_path) == ("staging", "prod")
+
+
+@pytest.mark.parametrize("text", [None, "", "types: [model]\n", "stages: []\n", "stages: prod\n"])
+def test_without_a_stage_list_no_stage_is_trusted(tmp_path: Path, text: str | None) -> None:
+    """gto accepts any stage when `.gto` lists none; promotion then accepts no stage."""
+    if text is not None:
+        (tmp_path / ".gto").write_text(text)
+    with pytest.raises(RegistryError, match=r"\.gto lists no stages"):
+        read_stages(tmp_path)
