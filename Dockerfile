@@ -2,12 +2,14 @@
 # compiler, no pip, no network at build time. `make image` prepares the context (the pinned
 # wheels of the `serve` dependency group and a wheel of this project) and passes the build args.
 #
-# BASE_IMAGE is a build argument so the same file builds from Docker Hub on GitHub and from a
-# local Debian base where there is no registry of images (`make base-image`; see
-# shared/ENVIRONMENT.md). Both stages must use the same base: the venv links to its interpreter.
-ARG BASE_IMAGE=python:3.11-slim
+# The base is pinned by digest in a literal FROM, which Dependabot's docker ecosystem bumps (it
+# cannot follow a FROM through an ARG). Where there is no registry of images, `make image` swaps
+# in a local Debian base with podman's `--from`, which replaces this first FROM (`make
+# base-image`; shared/ENVIRONMENT.md). Both stages derive from `base`: the venv links to its
+# interpreter.
+FROM python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7 AS base
 
-FROM ${BASE_IMAGE} AS builder
+FROM base AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_NO_INDEX=1
@@ -36,7 +38,7 @@ RUN rm -r numpy/tests numpy/*/tests numpy/f2py numpy/distutils \
         onnxruntime/capi/libonnxruntime.so.* \
     && /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash .
 
-FROM ${BASE_IMAGE}
+FROM base
 # A fixed uid, so a read-only root filesystem and volume permissions can be planned for it.
 ARG APP_UID=10001
 RUN useradd --no-log-init --uid "${APP_UID}" --user-group --no-create-home \

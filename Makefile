@@ -18,7 +18,9 @@ BASE_ENV = $(if $(BASE),MODELGATE_BASE_REF="$(BASE)")
 IMAGE ?= modelgate-serve
 LOCAL_BASE := localhost/debian-python:bookworm
 CONTAINER_ENGINE ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo podman)
-BASE_IMAGE ?= $(if $(filter podman,$(CONTAINER_ENGINE)),$(LOCAL_BASE),python:3.11-slim)
+# The Dockerfile pins its base by digest; with podman, `--from BASE_IMAGE` replaces it (docker
+# has no such flag: it always builds from the pinned base).
+BASE_IMAGE ?= $(if $(filter podman,$(CONTAINER_ENGINE)),$(LOCAL_BASE))
 WHEELHOUSE := build/wheelhouse
 SERVE_REQUIREMENTS := build/requirements-serve.txt
 MODEL := models/model.onnx
@@ -171,7 +173,7 @@ image: env wheelhouse ## Build the serving image IMAGE:<model version> and IMAGE
 	@test -f $(MODEL) || { echo "$(MODEL) is missing: run make pull or make repro first" >&2; exit 1; }
 	$(if $(filter $(LOCAL_BASE),$(BASE_IMAGE)),@$(MAKE) --no-print-directory base-image)
 	version=$$($(MODEL_META) model_version); \
-	$(ENGINE_BUILD) --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+	$(ENGINE_BUILD) $(if $(BASE_IMAGE),--from $(BASE_IMAGE)) \
 	  --build-arg SOURCE_URL="$$(git remote get-url origin 2>/dev/null || echo unknown)" \
 	  --build-arg REVISION="$$(git rev-parse HEAD)" --build-arg CREATED="$$(git log -1 --format=%cI)" \
 	  --build-arg MODEL_NAME="$$($(MODEL_META) model_name)" --build-arg MODEL_VERSION="$$version" \
