@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modelgate.smoke import SCORE_TOLERANCE
 from tests.unit._pipeline import PipelineRun
-from tests.unit.test_serve_app import records
+from tests.unit.test_serve_app import records, triton_inputs
 
 pytestmark = pytest.mark.slow
 
@@ -107,26 +108,34 @@ def test_schemathesis_finds_no_failure(server: Server, tmp_path: Path):
     assert not [e for e in server.lines() if e.get("status", 0) >= 500]
 
 
-def test_a_v2_client_gets_the_pipelines_scores(
-    server: Server, pipeline_run: PipelineRun, exported_model: Path
+def test_a_v2_client_at_its_defaults_gets_the_pipelines_scores(
+    server: Server, pipeline_run: PipelineRun
+):
+    """tritonclient's defaults: binary inputs, and binary outputs (no outputs named)."""
+    import tritonclient.http as v2
+
+    test = pd.read_parquet(pipeline_run.part("test")).head(50)
+    client = v2.InferenceServerClient(server.url.removeprefix("http://"))
+
+    result = client.infer(NAME, triton_inputs(test, pipeline_run.schema))
+
+    evaluated = pd.read_csv(pipeline_run.predictions)["score"].head(len(test))
+    scores = result.as_numpy("probabilities")[:, 1]
+    assert all("binary_data_size" in o["parameters"] for o in result.get_response()["outputs"])
+    assert np.allclose(scores, evaluated, rtol=0, atol=SCORE_TOLERANCE)
+    threshold = client.get_model_metadata(NAME)["parameters"]["threshold"]
+    assert result.as_numpy("decision").tolist() == (scores >= float(threshold)).tolist()
+
+
+def test_a_v2_client_sending_json_gets_the_pipelines_scores(
+    server: Server, pipeline_run: PipelineRun
 ):
     import tritonclient.http as v2
 
     test = pd.read_parquet(pipeline_run.part("test")).head(20)
     rows = records(test, pipeline_run.schema)
     client = v2.InferenceServerClient(server.url.removeprefix("http://"))
-    inputs = []
-    for name, spec in pipeline_run.schema.columns.items():
-        tensor = v2.InferInput(
-            name, [len(rows), 1], "BYTES" if spec.kind == "categorical" else "FP32"
-        )
-        column = [r[name] for r in rows]
-        if spec.kind == "categorical":
-            data = np.array([c if c is not None else "" for c in column], dtype=object)
-        else:
-            data = np.array([np.nan if c is None else c for c in column], dtype=np.float32)
-        tensor.set_data_from_numpy(data.reshape(-1, 1), binary_data=False)
-        inputs.append(tensor)
+    inputs = triton_inputs(test, pipeline_run.schema, binary_data=False)
     outputs = [v2.InferRequestedOutput("probabilities", binary_data=False)]
 
     assert client.is_server_live() and client.is_model_ready(NAME)
@@ -134,6 +143,7 @@ def test_a_v2_client_gets_the_pipelines_scores(
     predicted = httpx.post(f"{server.url}/predict", json=rows).json()["predictions"]
 
     assert client.get_model_metadata(NAME)["platform"] == "onnxruntime_onnx"
+    assert "data" in result.get_output("probabilities")
     scores = result.as_numpy("probabilities")[:, 1]
     assert np.allclose(scores, [p["probability"] for p in predicted], rtol=0, atol=1e-6)
 

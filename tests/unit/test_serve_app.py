@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
 import pytest
+import tritonclient.http as v2
 from fastapi.testclient import TestClient
 
 from modelgate import io
@@ -30,6 +32,42 @@ NAME = "tiny-model"
 def records(frame: pd.DataFrame, schema: FeatureSchema) -> list[dict[str, Any]]:
     """Rows as a client sends them: JSON types, null for a missing value."""
     return client_records(frame, schema.features)
+
+
+def triton_inputs(
+    frame: pd.DataFrame, schema: FeatureSchema, binary_data: bool | None = None
+) -> list[v2.InferInput]:
+    """One tritonclient input per feature ([n, 1]; NaN or "" when missing). `binary_data` None
+    keeps tritonclient's default, which is binary."""
+    rows = records(frame, schema)
+    inputs = []
+    for name, spec in schema.columns.items():
+        column = [r[name] for r in rows]
+        if spec.kind == "categorical":
+            tensor = v2.InferInput(name, [len(rows), 1], "BYTES")
+            data = np.array(["" if c is None else c for c in column], dtype=object)
+        else:
+            tensor = v2.InferInput(name, [len(rows), 1], "FP32")
+            data = np.array([np.nan if c is None else c for c in column], dtype=np.float32)
+        options = {} if binary_data is None else {"binary_data": binary_data}
+        tensor.set_data_from_numpy(data.reshape(-1, 1), **options)
+        inputs.append(tensor)
+    return inputs
+
+
+def triton_infer(
+    client: TestClient, inputs: list[v2.InferInput], outputs: list | None = None
+) -> tuple[httpx.Response, v2.InferResult]:
+    """POST what tritonclient's `infer` would send, and read the answer as it reads one."""
+    body, json_size = v2.InferenceServerClient.generate_request_body(inputs, outputs=outputs)
+    headers = {} if json_size is None else {"Inference-Header-Content-Length": str(json_size)}
+    response = client.post(f"/v2/models/{NAME}/infer", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    length = response.headers.get("inference-header-content-length")
+    result = v2.InferenceServerClient.parse_response_body(
+        response.content, header_length=None if length is None else int(length)
+    )
+    return response, result
 
 
 @pytest.fixture(scope="module")
@@ -99,10 +137,141 @@ def test_infer_speaks_the_open_inference_protocol(
     assert outputs["decision"]["datatype"] == "INT64" and outputs["decision"]["shape"] == [5]
 
 
+def test_tritonclient_at_its_defaults_sends_and_gets_binary_tensors(
+    client: TestClient, pipeline_run: PipelineRun, test_rows: pd.DataFrame, expected_scores
+):
+    threshold = io.read_json(pipeline_run.metrics)["threshold"]
+
+    response, result = triton_infer(client, triton_inputs(test_rows, pipeline_run.schema))
+
+    assert response.headers["content-type"] == "application/octet-stream"
+    header = result.get_response()
+    assert [(o["name"], "data" in o, o["parameters"]) for o in header["outputs"]] == [
+        ("decision", False, {"binary_data_size": 8 * len(test_rows)}),
+        ("probabilities", False, {"binary_data_size": 4 * 2 * len(test_rows)}),
+    ]
+    probabilities = result.as_numpy("probabilities")
+    assert probabilities.dtype == np.float32 and probabilities.shape == (len(test_rows), 2)
+    assert np.allclose(probabilities[:, 1], expected_scores, rtol=0, atol=1e-6)  # 1 ulp: above
+    assert result.as_numpy("decision").tolist() == (expected_scores >= threshold).tolist()
+
+
+def test_each_requested_output_comes_back_as_json_or_binary_as_asked(
+    client: TestClient, pipeline_run: PipelineRun, test_rows: pd.DataFrame, expected_scores
+):
+    inputs = triton_inputs(test_rows.head(4), pipeline_run.schema)
+    outputs = [
+        v2.InferRequestedOutput("probabilities"),
+        v2.InferRequestedOutput("decision", binary_data=False),
+    ]
+
+    _, result = triton_infer(client, inputs, outputs)
+
+    decision, probabilities = result.get_response()["outputs"]
+    assert "data" in decision and "parameters" not in decision
+    assert probabilities["parameters"] == {"binary_data_size": 32} and "data" not in probabilities
+    assert np.allclose(result.as_numpy("probabilities")[:, 1], expected_scores[:4], atol=1e-6)
+
+
+def test_json_in_and_out_stays_json(
+    client: TestClient, pipeline_run: PipelineRun, test_rows: pd.DataFrame, expected_scores
+):
+    inputs = triton_inputs(test_rows.head(3), pipeline_run.schema, binary_data=False)
+    outputs = [v2.InferRequestedOutput(n, binary_data=False) for n in ("decision", "probabilities")]
+
+    response, result = triton_infer(client, inputs, outputs)
+
+    assert response.headers["content-type"] == "application/json"
+    assert "inference-header-content-length" not in response.headers
+    assert np.allclose(result.as_numpy("probabilities")[:, 1], expected_scores[:3], atol=1e-6)
+
+
+@pytest.mark.parametrize("binary_data", [True, False])
+def test_every_output_the_metadata_lists_can_be_requested(
+    client: TestClient, pipeline_run: PipelineRun, test_rows: pd.DataFrame, binary_data: bool
+):
+    listed = client.get(f"/v2/models/{NAME}").json()["outputs"]
+    rows = 3
+    inputs = triton_inputs(test_rows.head(rows), pipeline_run.schema)
+
+    for output in listed:
+        requested = [v2.InferRequestedOutput(output["name"], binary_data=binary_data)]
+        _, result = triton_infer(client, inputs, requested)
+
+        (got,) = result.get_response()["outputs"]
+        shape = [rows if d == -1 else d for d in output["shape"]]
+        assert {key: got[key] for key in output} == output | {"shape": shape}
+        assert list(result.as_numpy(output["name"]).shape) == shape
+    assert [o["name"] for o in listed] == ["decision", "probabilities"]
+
+
+WEB = b"\x03\x00\x00\x00web"  # one BYTES element: 4-byte little-endian length, then bytes
+
+
+def _binary_request(channel: bytes = WEB, extra: bytes = b"") -> tuple[bytes, dict[str, str]]:
+    """One row of the tiny model's inputs as binary data; `channel` is its raw BYTES data, and
+    `extra` bytes follow the last input's."""
+    numbers = np.array([10.0], dtype="<f4").tobytes()
+    parts = {"amount": ("FP32", numbers), "hour": ("FP32", numbers), "channel": ("BYTES", channel)}
+    header = json.dumps({
+        "inputs": [
+            {"name": n, "datatype": t, "shape": [1, 1], "parameters": {"binary_data_size": len(d)}}
+            for n, (t, d) in parts.items()
+        ]
+    }).encode()  # fmt: skip
+    body = header + b"".join(d for _, d in parts.values()) + extra
+    return body, {"Inference-Header-Content-Length": str(len(header))}
+
+
+LENGTH = "Inference-Header-Content-Length"
+
+
+@pytest.mark.parametrize(
+    ("channel", "extra", "headers", "status", "words"),
+    [
+        (WEB, b"", {LENGTH: "12.5"}, 400, "'12.5' is not a length"),
+        (WEB, b"", {LENGTH: "99999"}, 400, "over the body's"),
+        (WEB, b"", {"content-type": "text/plain"}, 415, "send application/json or application"),
+        (WEB, b"\x00", {}, 400, "1 byte(s) of binary data follow the inputs'"),
+        (b"\x09\x00\x00\x00web", b"", {}, 422, "input 'channel': element 0 of 9 bytes runs"),
+        (b"\x03\x00\x00\x00fax", b"", {}, 422, "row 0, channel: unknown category 'fax'"),
+    ],
+)
+def test_bad_binary_input_gets_a_4xx_naming_the_input(
+    client: TestClient, channel: bytes, extra: bytes, headers: dict, status: int, words: str
+):
+    body, framing = _binary_request(channel, extra)
+
+    response = client.post(f"/v2/models/{NAME}/infer", content=body, headers=framing | headers)
+
+    assert response.status_code == status, response.text
+    assert words in response.json()["error"]
+
+
+def test_binary_input_is_scored_whatever_its_content_type(client: TestClient):
+    body, headers = _binary_request()
+
+    for content_type in ("application/octet-stream", "application/json", None):
+        typed = headers if content_type is None else headers | {"content-type": content_type}
+        response = client.post(f"/v2/models/{NAME}/infer", content=body, headers=typed)
+
+        assert response.status_code == 200, response.text
+
+
+def test_the_body_limit_counts_the_binary_data_too(exported_model: Path, tmp_path: Path):
+    body, headers = _binary_request(extra=b" " * 5000)
+    assert int(headers[LENGTH]) < 4096 < len(body)
+
+    with _client(tmp_path, model=exported_model, max_body_bytes=4096) as client:
+        response = client.post(f"/v2/models/{NAME}/infer", content=body, headers=headers)
+
+    assert response.status_code == 413
+
+
 def test_health_and_metadata(client: TestClient, pipeline_run: PipelineRun):
     assert client.get("/v2/health/live").json() == {"live": True}
     assert client.get("/v2/health/ready").json() == {"ready": True}
-    assert client.get("/v2").json()["extensions"] == []
+    assert client.get("/v2").json()["extensions"] == ["binary_tensor_data"]
     meta = client.get(f"/v2/models/{NAME}").json()
     version = meta["versions"][0]
 
@@ -230,8 +399,8 @@ def test_a_missing_or_corrupt_model_is_not_ready_and_says_why(
 
 def test_serving_imports_no_training_library():
     code = (
-        "import sys, modelgate.serve.__main__; "
-        "print([m for m in ('pandas', 'sklearn', 'xgboost', 'deepchecks') if m in sys.modules])"
+        "import sys, modelgate.serve.__main__; print([m for m in "
+        "('pandas', 'sklearn', 'xgboost', 'deepchecks', 'onnx') if m in sys.modules])"
     )
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -208,22 +208,57 @@ def test_a_missing_input_and_disagreeing_batch_sizes_are_refused():
     assert _problems(missing) == [(None, "amount")]
 
 
+BINARY = {"binary_data": True}
+
+
 @pytest.mark.parametrize(
-    ("outputs", "expected"),
+    ("body", "expected"),
     [
-        (None, ["decision", "probabilities"]),
-        ([{"name": "probabilities"}], ["probabilities"]),
+        ({}, {"decision": False, "probabilities": False}),
+        ({"outputs": [{"name": "probabilities"}]}, {"probabilities": False}),
+        (  # tritonclient when no outputs are given
+            {"parameters": {"binary_data_output": True}},
+            {"decision": True, "probabilities": True},
+        ),
+        (  # tritonclient's InferRequestedOutput at its default; the model's order
+            {"outputs": [{"name": "probabilities", "parameters": BINARY}, {"name": "decision"}]},
+            {"decision": False, "probabilities": True},
+        ),
+        (  # an output's own flag overrides the request's, as in Triton
+            {
+                "parameters": {"binary_data_output": True},
+                "outputs": [{"name": "decision", "parameters": {"binary_data": False}}],
+            },
+            {"decision": False},
+        ),
     ],
 )
-def test_requested_outputs(outputs: list | None, expected: list[str]):
-    body = {} if outputs is None else {"outputs": outputs}
-
+def test_requested_outputs_and_which_go_back_as_binary(body: dict, expected: dict[str, bool]):
     assert requested_outputs(body, ("decision", "probabilities")) == expected
 
 
-@pytest.mark.parametrize("outputs", [[{"name": "logits"}], [], "probabilities", [3]])
-def test_unknown_or_malformed_outputs_are_refused(outputs: object):
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"outputs": [{"name": "logits"}]}, "unknown output(s) ['logits']"),
+        ({"outputs": []}, "`outputs` must be a non-empty list"),
+        ({"outputs": "probabilities"}, "`outputs` must be a non-empty list"),
+        ({"outputs": [3]}, "unknown output(s) [None]"),
+        ({"parameters": "binary"}, "`parameters`: parameters must be an object"),
+        ({"parameters": {"binary_data_output": 1}}, "binary_data_output must be true or false"),
+        (
+            {"outputs": [{"name": "decision", "parameters": {"binary_data": "yes"}}]},
+            "output 'decision': binary_data must be true or false, got 'yes'",
+        ),
+        (
+            {"outputs": [{"name": "decision", "parameters": {"classification": 2}}]},
+            "output 'decision': classification is not supported",
+        ),
+    ],
+)
+def test_unknown_or_malformed_outputs_are_refused(body: dict, message: str):
     with pytest.raises(RequestError) as exc:
-        requested_outputs({"outputs": outputs}, ("decision", "probabilities"))
+        requested_outputs(body, ("decision", "probabilities"))
 
     assert exc.value.status == 422
+    assert message in str(exc.value)

@@ -2,22 +2,21 @@
 
 The predictor is loaded once, in the lifespan hook. A model that cannot be loaded leaves the app
 up and live but not ready, with one log line saying why: an orchestrator sees a pod that never
-becomes ready, not a crash loop of tracebacks. Bodies are read and parsed here rather than by
-pydantic models: the checks in `schemas` name the row and field of every problem, and skipping
-a model layer keeps a one-record call close to the cost of the HTTP stack itself. The OpenAPI
-document still describes every body, built from the served model's feature schema.
+becomes ready, not a crash loop of tracebacks. Bodies (JSON, or for infer a JSON header and
+binary tensor data: see `binary`) are read and parsed here rather than by pydantic models: the
+checks in `schemas` name the row and field of every problem, and skipping a model layer keeps a
+one-record call close to the cost of the HTTP stack itself. The OpenAPI document still describes
+every body, built from the served model's feature schema.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
-from time import perf_counter
 from typing import Any
 
 import orjson
@@ -25,17 +24,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from modelgate.serve import openapi, schemas
-from modelgate.serve.predictor import ModelLoadError, Predictor
+from modelgate.serve import binary, openapi, schemas
+from modelgate.serve.predictor import OUTPUTS, ModelLoadError, Predictor
 from modelgate.serve.settings import Settings
-from modelgate.serve.telemetry import Metrics, PredictionLog
+from modelgate.serve.telemetry import Metrics, PredictionLog, Telemetry
 
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "modelgate"
 PLATFORM = "onnxruntime_onnx"
+JSON_TYPES = ("application/json", "")  # none at all is read as JSON: Triton's client sends none
+# Binary tensor data follows a JSON header (see `binary`); Triton's own example sends this type.
+INFER_TYPES = (*JSON_TYPES, "application/octet-stream")
 
 
 @dataclass
@@ -121,14 +122,16 @@ def _add_routes(app: FastAPI, state: ServerState, metrics: Metrics, settings: Se
         return state.predictor
 
     def score(predictor: Predictor, request: Request, values: dict[str, list[Any]]) -> Any:
+        """Rows x 2 class probabilities, counted in the metrics and the prediction log."""
         feeds = schemas.feeds(values, predictor.columns, settings.unknown_category)
-        scores = predictor.probabilities(feeds)[:, 1]
-        for value in scores.tolist():
+        probabilities = predictor.probabilities(feeds)
+        scores = probabilities[:, 1].tolist()
+        for value in scores:
             metrics.scores.observe(value)
         metrics.rows.inc(len(scores))
         if state.predictions is not None:
-            _log_predictions(state.predictions, request, predictor, values, scores.tolist())
-        return scores
+            _log_predictions(state.predictions, request, predictor, values, scores)
+        return probabilities
 
     @app.get("/v2/health/live", tags=["health"])
     async def live() -> dict[str, bool]:
@@ -140,7 +143,7 @@ def _add_routes(app: FastAPI, state: ServerState, metrics: Metrics, settings: Se
 
     @app.get("/v2", tags=["metadata"])
     async def server_metadata() -> dict[str, Any]:
-        return {"name": SERVER_NAME, "version": app.version, "extensions": []}
+        return {"name": SERVER_NAME, "version": app.version, "extensions": [binary.EXTENSION]}
 
     @app.get("/v2/models/{model_name}", tags=["metadata"], responses=openapi.errors(404, 503))
     @app.get("/v2/models/{model_name}/versions/{model_version}", tags=["metadata"],
@@ -171,32 +174,29 @@ def _add_routes(app: FastAPI, state: ServerState, metrics: Metrics, settings: Se
         request: Request, model_name: str, model_version: str | None = None
     ) -> Response:
         predictor = predictor_for(model_name, model_version)
-        body = await read_json(request, settings.max_body_bytes)
-        values = schemas.tensors_to_columns(body, predictor.columns, settings.max_batch)
-        wanted = schemas.requested_outputs(body, ("decision", "probabilities"))
-        scores = score(predictor, request, values)
-        probabilities = [[1.0 - s, s] for s in scores.tolist()]
-        outputs = {
-            "decision": {"datatype": "INT64", "shape": [len(scores)],
-                         "data": [int(d) for d in predictor.decisions(scores)]},
-            "probabilities": {"datatype": "FP32", "shape": [len(scores), 2],
-                              "data": [p for pair in probabilities for p in pair]},
-        }  # fmt: skip
+        raw = await read_body(request, settings.max_body_bytes, INFER_TYPES)
+        header, inputs_data = binary.split(raw, request.headers.get(binary.HEADER))
+        body = parse_json(header)
+        values = schemas.tensors_to_columns(
+            body, predictor.columns, settings.max_batch, inputs_data
+        )
+        wanted = schemas.requested_outputs(body, [o.name for o in OUTPUTS])
+        outputs, data = _outputs(predictor.outputs(score(predictor, request, values)), wanted)
         response: dict[str, Any] = {
             "model_name": predictor.name,
             "model_version": predictor.version,
-            "outputs": [{"name": n, **outputs[n]} for n in wanted],
+            "outputs": outputs,
         }
         if isinstance(body.get("id"), str):
             response["id"] = body["id"]
-        return _json(response)
+        return _inference_response(response, data)
 
     @app.post("/predict", tags=["inference"], **openapi.predict_route())
     async def predict(request: Request) -> Response:
         predictor = predictor_for()
         body = await read_json(request, settings.max_body_bytes)
         values = schemas.records_to_columns(body, predictor.columns, settings.max_batch)
-        scores = score(predictor, request, values)
+        scores = score(predictor, request, values)[:, 1]
         labels = {True: ("decline", predictor.positive_class),
                   False: ("approve", predictor.negative_class)}  # fmt: skip
         return _json({
@@ -221,16 +221,19 @@ def _add_routes(app: FastAPI, state: ServerState, metrics: Metrics, settings: Se
 
 
 async def read_json(request: Request, limit: int) -> Any:
-    """The request's JSON body, refused as 415 (not JSON), 413 (too large) or 400 (malformed).
+    """The request's JSON body; see `read_body` and `parse_json` for what is refused."""
+    return parse_json(await read_body(request, limit, JSON_TYPES))
+
+
+async def read_body(request: Request, limit: int, accepted: tuple[str, ...]) -> bytes:
+    """The whole body, refused as 415 (a type not `accepted`) or 413 (over `limit` bytes).
 
     While draining after SIGTERM requests are still served: only readiness turns false.
     """
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    # No content type at all is read as JSON: standard V2 clients (Triton's) send none.
-    if media_type not in ("application/json", ""):
-        raise schemas.RequestError(
-            415, f"content type {media_type or 'none'!r}: send application/json"
-        )
+    if media_type not in accepted:
+        wanted = " or ".join(t for t in accepted if t)
+        raise schemas.RequestError(415, f"content type {media_type or 'none'!r}: send {wanted}")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise schemas.RequestError(413, f"body of {declared} bytes is over the limit of {limit}")
@@ -239,6 +242,11 @@ async def read_json(request: Request, limit: int) -> Any:
         body += chunk
         if len(body) > limit:
             raise schemas.RequestError(413, f"body is over the limit of {limit} bytes")
+    return bytes(body)
+
+
+def parse_json(body: bytes) -> Any:
+    """JSON text as Python values, refused as 400 when malformed."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -267,6 +275,31 @@ def _json(payload: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
 
 
+def _outputs(
+    arrays: dict[str, Any], wanted: dict[str, bool]
+) -> tuple[list[dict[str, Any]], bytes | None]:
+    """The requested output tensors, and their binary data (None when none is binary)."""
+    tensors = [
+        binary.output(o.name, o.datatype, arrays[o.name], wanted[o.name])
+        for o in OUTPUTS
+        if o.name in wanted
+    ]
+    data = b"".join(d for _, d in tensors) if any(wanted.values()) else None
+    return [tensor for tensor, _ in tensors], data
+
+
+def _inference_response(payload: dict[str, Any], data: bytes | None) -> Response:
+    """JSON, or (binary `data` given) a JSON header followed by the outputs' binary data."""
+    if data is None:
+        return _json(payload)
+    header = orjson.dumps(payload)
+    return Response(
+        header + data,
+        media_type="application/octet-stream",
+        headers={binary.HEADER: str(len(header))},
+    )
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(schemas.RequestError)
     async def request_error(request: Request, exc: schemas.RequestError) -> Response:
@@ -281,54 +314,3 @@ def _add_error_handlers(app: FastAPI) -> None:
         response = _json({"error": exc.detail}, exc.status_code)
         response.headers.update(exc.headers or {})  # 405 must say which methods are allowed
         return response
-
-
-class Telemetry:
-    """Request id, latency and status metrics per route, and the access log, for every request."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics, access_log: bool):
-        self.app = app
-        self.metrics = metrics
-        self.access_log = access_log
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = perf_counter()
-        request_id = _request_id(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-request-id", request_id.encode()),
-                ]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            seconds = perf_counter() - start
-            route = scope.get("route")
-            endpoint = getattr(route, "path", "unmatched")
-            self.metrics.observe(endpoint, scope["method"], status, seconds)
-            if self.access_log:
-                logger.info(
-                    "%s %s %d", scope["method"], scope["path"], status,
-                    extra={"request_id": request_id, "endpoint": endpoint,
-                           "status": status, "duration_ms": round(seconds * 1000, 3)},
-                )  # fmt: skip
-
-
-def _request_id(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"x-request-id" and 0 < len(value) <= 64 and value.isascii():
-            text = value.decode()
-            if all(c.isalnum() or c in "-_.:" for c in text):
-                return text
-    return uuid.uuid4().hex

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from modelgate.params import ColumnSpec
-from modelgate.serve.predictor import Predictor
+from modelgate.serve.predictor import OUTPUTS, Predictor
 
 REF = "#/components/schemas/"
 ERROR = {
@@ -36,10 +36,10 @@ ERROR = {
     },
 }
 REASONS = {
-    400: "Malformed JSON",
+    400: "Malformed JSON, or binary tensor data that does not add up",
     404: "Unknown model or version",
     413: "Body over the size limit",
-    415: "Not application/json",
+    415: "Not application/json (infer also takes application/octet-stream)",
     422: "A row or field breaks the model's feature schema; each problem is named",
     503: "No model loaded, or shutting down",
 }
@@ -92,6 +92,16 @@ def predict_route() -> dict[str, Any]:
     return _route(f"{REF}RecordBatch", ok)
 
 
+# Binary tensor data cannot be stated in JSON Schema; the route's description says what it is.
+BINARY = (
+    "Also takes and answers Triton's binary tensor data extension: with the header "
+    "`Inference-Header-Content-Length: n`, the first n bytes are the JSON request and each input "
+    "with `parameters.binary_data_size` (no `data`) owns the next that many bytes, in input "
+    "order. Outputs asked for with `parameters.binary_data` (or the request's "
+    "`parameters.binary_data_output`) come back the same way, as application/octet-stream."
+)
+
+
 def infer_route() -> dict[str, Any]:
     ok = {
         "type": "object",
@@ -103,7 +113,11 @@ def infer_route() -> dict[str, Any]:
             "outputs": {"type": "array", "items": TENSOR},
         },
     }
-    return _route(f"{REF}InferenceRequest", ok)
+    route = _route(f"{REF}InferenceRequest", ok)
+    route["responses"][200]["content"]["application/octet-stream"] = {
+        "schema": {"type": "string", "format": "binary"}
+    }
+    return {**route, "description": BINARY}
 
 
 def install(app: FastAPI, predictor: Callable[[], Predictor | None], max_batch: int) -> None:
@@ -137,7 +151,10 @@ def _components(served: Predictor | None, max_batch: int) -> dict[str, Any]:
         "required": ["inputs"],
         "properties": {
             "id": {"type": "string"},
-            "parameters": {"type": "object"},
+            "parameters": {
+                "type": "object",
+                "properties": {"binary_data_output": {"type": "boolean"}},
+            },
             "inputs": {
                 "type": "array",
                 "prefixItems": [_tensor(n, spec, max_batch) for n, spec in columns.items()],
@@ -150,7 +167,13 @@ def _components(served: Predictor | None, max_batch: int) -> dict[str, Any]:
                 "items": {
                     "type": "object",
                     "required": ["name"],
-                    "properties": {"name": {"enum": ["decision", "probabilities"]}},
+                    "properties": {
+                        "name": {"enum": [o.name for o in OUTPUTS]},
+                        "parameters": {
+                            "type": "object",
+                            "properties": {"binary_data": {"type": "boolean"}},
+                        },
+                    },
                 },
             },
         },

@@ -11,51 +11,21 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 from modelgate.params import MISSING_CATEGORY, ColumnSpec
+from modelgate.serve import binary
+from modelgate.serve.errors import Problem, RequestError
 
 MAX_PROBLEMS = 20
 SMALL_BATCH = 8
 REQUIRED = "missing (null), but the field is required"
-NUMERIC_TYPES = {
-    "FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32",
-    "UINT64",
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Problem:
-    row: int | None
-    field: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = [f"row {self.row}" if self.row is not None else "", self.field or ""]
-        prefix = ", ".join(w for w in where if w)
-        return f"{prefix}: {self.message}" if prefix else self.message
-
-
-class RequestError(ValueError):
-    """A client's mistake: `status` is the HTTP status, `problems` each row and field at fault."""
-
-    def __init__(self, status: int, message: str, problems: Sequence[Problem] = ()):
-        self.status = status
-        self.problems = list(problems)
-        details = "; ".join(str(p) for p in self.problems[:3])
-        more = f" (and {len(self.problems) - 3} more)" if len(self.problems) > 3 else ""
-        super().__init__(f"{message}: {details}{more}" if details else message)
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "error": str(self),
-            "problems": [
-                {"row": p.row, "field": p.field, "message": p.message} for p in self.problems
-            ],
-        }
+NUMERIC_TYPES = set(binary.NUMERIC)
+# Output parameters of extensions this server lacks: refused, since ignoring them would return
+# something other than what the client will parse.
+UNSUPPORTED_OUTPUT_PARAMETERS = ("classification", "shared_memory_region")
 
 
 Unknown = Literal["reject", "missing"]
@@ -80,17 +50,22 @@ def records_to_columns(
 
 
 def tensors_to_columns(
-    body: Any, columns: Mapping[str, ColumnSpec], max_batch: int
+    body: Any, columns: Mapping[str, ColumnSpec], max_batch: int, data: bytes = b""
 ) -> dict[str, list[Any]]:
-    """The `inputs` of an inference request, one tensor per feature, as value lists."""
+    """The `inputs` of an inference request, one tensor per feature, as value lists.
+
+    `data` is the binary data after the JSON header, if any (see `binary`).
+    """
     inputs = body.get("inputs") if isinstance(body, dict) else None
     if not isinstance(inputs, list):
         raise RequestError(422, "an inference request needs an `inputs` list of tensors")
     found: dict[str, list[Any]] = {}
     problems = []
-    for position, tensor in enumerate(inputs):
+    for position, (tensor, raw) in enumerate(
+        zip(inputs, binary.input_buffers(inputs, data), strict=True)
+    ):
         try:
-            name, values = _tensor(tensor, columns)
+            name, values = _tensor(tensor, columns, raw)
         except RequestError as exc:
             problems.append(Problem(None, f"inputs[{position}]", str(exc)))
             continue
@@ -250,7 +225,9 @@ def _category(value: Any, spec: ColumnSpec, unknown: Unknown) -> str | Problem:
     )
 
 
-def _tensor(tensor: Any, columns: Mapping[str, ColumnSpec]) -> tuple[str, list[Any]]:
+def _tensor(
+    tensor: Any, columns: Mapping[str, ColumnSpec], raw: bytes | None
+) -> tuple[str, list[Any]]:
     if not isinstance(tensor, dict):
         raise RequestError(422, f"a tensor must be an object, got {_kind(tensor)}")
     name, datatype, shape, data = (tensor.get(k) for k in ("name", "datatype", "shape", "data"))
@@ -266,6 +243,11 @@ def _tensor(tensor: Any, columns: Mapping[str, ColumnSpec]) -> tuple[str, list[A
         and (len(shape) == 1 or shape[1] == 1)
     ):
         raise RequestError(422, f"input {name!r}: shape {shape!r}, expected [n] or [n, 1]")
+    if raw is not None:
+        try:
+            return name, binary.decode(raw, datatype, shape[0])
+        except ValueError as exc:
+            raise RequestError(422, f"input {name!r}: {exc}") from None
     values = _flat(data)
     if values is None or len(values) != shape[0]:
         raise RequestError(422, f"input {name!r}: data must be a list of {shape[0]} value(s)")
@@ -300,11 +282,16 @@ def _kind(value: Any) -> str:
     )
 
 
-def requested_outputs(body: dict[str, Any], available: Sequence[str]) -> list[str]:
-    """The outputs an inference request names (all of them when it names none)."""
+def requested_outputs(body: dict[str, Any], available: Sequence[str]) -> dict[str, bool]:
+    """The outputs an inference request names (all of them when it names none), in the model's
+    order, each mapped to whether it goes back as binary data.
+
+    An output's own `binary_data` overrides the request's `binary_data_output`, as Triton does.
+    """
+    default = _flag(body.get("parameters"), "binary_data_output", "`parameters`") or False
     outputs = body.get("outputs")
     if outputs is None:
-        return list(available)
+        return dict.fromkeys(available, default)
     names = (
         [o.get("name") if isinstance(o, dict) else None for o in outputs]
         if isinstance(outputs, list)
@@ -315,4 +302,24 @@ def requested_outputs(body: dict[str, Any], available: Sequence[str]) -> list[st
     unknown = [n for n in names if n not in available]
     if unknown:
         raise RequestError(422, f"unknown output(s) {unknown}; this model has {list(available)}")
-    return [n for n in available if n in names]
+    binary_data = {}
+    for name, requested in zip(names, outputs, strict=True):
+        parameters = requested.get("parameters")
+        own = _flag(parameters, "binary_data", f"output {name!r}")
+        unsupported = [p for p in UNSUPPORTED_OUTPUT_PARAMETERS if p in (parameters or {})]
+        if unsupported:
+            raise RequestError(422, f"output {name!r}: {unsupported[0]} is not supported")
+        binary_data[name] = default if own is None else own
+    return {n: binary_data[n] for n in available if n in binary_data}
+
+
+def _flag(parameters: Any, key: str, where: str) -> bool | None:
+    """A boolean parameter of a request or of one requested output; None when not given."""
+    if parameters is None:
+        return None
+    if not isinstance(parameters, dict):
+        raise RequestError(422, f"{where}: parameters must be an object")
+    value = parameters.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise RequestError(422, f"{where}: {key} must be true or false, got {value!r}")
+    return value

@@ -1,4 +1,5 @@
-"""What the server tells operators: Prometheus metrics, JSON logs, and the prediction log.
+"""What the server tells operators: Prometheus metrics, JSON logs (the access log among them),
+and the prediction log.
 
 Prediction records leave the request path through a queue drained by a background thread, so a
 slow disk never adds to a request's latency.
@@ -11,11 +12,16 @@ import queue
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
+from time import perf_counter
 from typing import Any, ClassVar
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 SCORE_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
@@ -115,3 +121,54 @@ class PredictionLog:
             while (chunk := self._queue.get()) is not None:
                 sink.write(chunk)
                 sink.flush()
+
+
+class Telemetry:
+    """Request id, latency and status metrics per route, and the access log, for every request."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, access_log: bool):
+        self.app = app
+        self.metrics = metrics
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = perf_counter()
+        request_id = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            seconds = perf_counter() - start
+            route = scope.get("route")
+            endpoint = getattr(route, "path", "unmatched")
+            self.metrics.observe(endpoint, scope["method"], status, seconds)
+            if self.access_log:
+                logger.info(
+                    "%s %s %d", scope["method"], scope["path"], status,
+                    extra={"request_id": request_id, "endpoint": endpoint,
+                           "status": status, "duration_ms": round(seconds * 1000, 3)},
+                )  # fmt: skip
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id" and 0 < len(value) <= 64 and value.isascii():
+            text = value.decode()
+            if all(c.isalnum() or c in "-_.:" for c in text):
+                return text
+    return uuid.uuid4().hex
