@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 from typing import Any
 
 import pytest
@@ -208,3 +209,30 @@ def test_promotion_runs_in_the_stages_environment_without_code_or_make() -> None
     assert PROMOTE["jobs"]["resolve"]["permissions"] == {"contents": "read"}
     assert "actions/checkout" not in [_action(s) for s in _steps(deploy)]
     assert not any("make" in c for s in _steps(deploy) for c in _commands(s))
+
+
+def test_the_base_image_is_pinned_where_dependabot_can_bump_it() -> None:
+    """A literal FROM with a digest (Dependabot cannot bump a FROM that goes through an ARG);
+    both build stages derive from it, so `podman build --from` swaps the one base."""
+    lines = (ROOT / "Dockerfile").read_text().splitlines()
+    froms = [i for i, line in enumerate(lines) if line.startswith("FROM ")]
+    first = lines[froms[0]]
+    assert re.fullmatch(r"FROM python:3\.11-slim@sha256:[0-9a-f]{64} AS base", first), first
+    assert not any(line.startswith("ARG ") for line in lines[: froms[0]])
+    assert [lines[i] for i in froms[1:]] == ["FROM base AS builder", "FROM base"]
+    dependabot = YAML(typ="safe", pure=True).load((ROOT / ".github/dependabot.yml").read_text())
+    docker = [u for u in dependabot["updates"] if u["package-ecosystem"] == "docker"]
+    assert [u["directory"] for u in docker] == ["/"]
+
+
+@pytest.mark.parametrize(("engine", "swap"), [("podman", True), ("docker", False)])
+def test_make_image_swaps_the_base_with_podman_only(engine: str, swap: bool) -> None:
+    dry = subprocess.run(
+        ["make", "--no-print-directory", "-n", "image", f"CONTAINER_ENGINE={engine}"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    build = next(
+        line for line in dry.stdout.splitlines() if f"{engine} " in line and "build" in line
+    )
+    assert ("--from localhost/debian-python:bookworm" in build) is swap, build
+    assert "BASE_IMAGE" not in dry.stdout
