@@ -37,8 +37,8 @@ BOT_LOGIN = "github-actions[bot]"  # who GITHUB_TOKEN comments as
 PIPELINE_CODE = ("src/", ".github/", "Makefile", "dvc.yaml", "pyproject.toml", "uv.lock")
 MAX_REPORT_BYTES = 4 * sanitize.LIMIT  # more cannot be posted anyway
 TRUNCATED = (
-    "\n> [!NOTE]\n> The report was cut here to fit GitHub's 65,536-character comment limit; "
-    "the whole report is in the run's job summary and its `pr-report` artifact.\n"
+    f"\n> [!NOTE]\n> The report was cut here to fit GitHub's {sanitize.LIMIT:,}-character "
+    "comment limit; the whole report is in the run's job summary and its artifact.\n"
 )
 _SHA = re.compile(r"[0-9a-f]{40}")
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
