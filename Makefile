@@ -163,8 +163,8 @@ base-image: ## Build the local base image for podman (Debian bookworm + python3)
 	tools/base-image.sh $(LOCAL_BASE)
 
 # One key of the ONNX metadata that the export stage wrote: $$($(MODEL_META) model_version)
-MODEL_META := python -c 'import onnx, sys; \
-  print({p.key: p.value for p in onnx.load(sys.argv[1]).metadata_props}[sys.argv[2]])' $(MODEL)
+MODEL_META := python -c 'import sys; from modelgate import metadata; \
+  print(metadata.read(sys.argv[1])[sys.argv[2]])' $(MODEL)
 ENGINE_BUILD = $(if $(filter podman,$(CONTAINER_ENGINE)),podman --runtime runc build \
   --network=host --format docker --timestamp "$$(git log -1 --format=%ct)",docker build)
 

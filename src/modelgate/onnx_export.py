@@ -24,10 +24,11 @@ from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_
 from sklearn.pipeline import Pipeline
 from xgboost import XGBClassifier
 
+from modelgate import metadata
 from modelgate.model import CLASSIFIER_STEP, model_frame
 from modelgate.schema import FeatureSchema
 
-PROBABILITIES = "probabilities"
+PROBABILITIES = metadata.PROBABILITIES_OUTPUT
 
 update_registered_converter(
     XGBClassifier,

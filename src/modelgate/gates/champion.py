@@ -28,7 +28,7 @@ import pandas as pd
 from pandas.api.types import is_numeric_dtype
 from pydantic import BaseModel, ConfigDict, Field
 
-from modelgate import gitdvc, io
+from modelgate import gitdvc, io, metadata
 from modelgate.cli import entry, stage_parser
 from modelgate.gates.common import finish
 from modelgate.gates.results import Condition, GateResult, Status
@@ -267,16 +267,12 @@ def champion_gate(
 def _score(model: bytes, test: pd.DataFrame) -> tuple[np.ndarray, float]:
     """Scores and threshold of an ONNX model, using the feature schema it carries."""
     session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
-    meta = read_metadata_bytes(session)
-    schema = FeatureSchema.from_dict(json.loads(meta["feature_schema"]))
+    meta = metadata.read(session)
+    schema = FeatureSchema.from_dict(json.loads(meta[metadata.FEATURE_SCHEMA]))
     missing = [f for f in schema.features if f not in test]
     if missing:
         raise ValueError(f"the model needs feature(s) the test data lacks: {missing}")
-    return onnx_scores(session, model_frame(test, schema), schema), float(meta["threshold"])
-
-
-def read_metadata_bytes(session: ort.InferenceSession) -> dict[str, str]:
-    return dict(session.get_modelmeta().custom_metadata_map)
+    return onnx_scores(session, model_frame(test, schema), schema), float(meta[metadata.THRESHOLD])
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import onnx
 import pandas as pd
 
-from modelgate import gitdvc, io
+from modelgate import gitdvc, io, metadata
 from modelgate.onnx_export import read_metadata
 from modelgate.report.datachange import RawDiff, raw_line_diff
 from modelgate.report.drift import FeatureDrift, feature_drift
@@ -79,7 +79,7 @@ def raw_md5(dvc_files: Mapping[str, str | None]) -> dict[str, str]:
 def model_version(model: bytes | None) -> str | None:
     if model is None:
         return None
-    return read_metadata(onnx.load_from_string(model)).get("model_version")
+    return read_metadata(onnx.load_from_string(model)).get(metadata.MODEL_VERSION)
 
 
 def _side(

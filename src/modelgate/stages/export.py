@@ -10,7 +10,7 @@ from pathlib import Path
 import onnx
 import pandas as pd
 
-from modelgate import io
+from modelgate import io, metadata
 from modelgate.cli import StageError, entry, stage_parser
 from modelgate.gates.common import record
 from modelgate.gates.parity import check_parity, parity_gate
@@ -49,13 +49,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     attach_metadata(
         model,
         {
-            "model_name": params.model_name,
-            "model_version": version,
-            "feature_schema": schema.to_dict(),
-            "threshold": str(metrics["threshold"]),
-            "metrics": metrics["test"],
-            "params_digest": io.sha256_json({k: all_params.get(k) for k in MODEL_SECTIONS}),
-            "training_data_digest": io.sha256_file(args.train),
+            metadata.MODEL_NAME: params.model_name,
+            metadata.MODEL_VERSION: version,
+            metadata.FEATURE_SCHEMA: schema.to_dict(),
+            metadata.THRESHOLD: str(metrics["threshold"]),
+            metadata.METRICS: metrics["test"],
+            metadata.PARAMS_DIGEST: io.sha256_json({k: all_params.get(k) for k in MODEL_SECTIONS}),
+            metadata.TRAINING_DATA_DIGEST: io.sha256_file(args.train),
         },
     )
     onnx.checker.check_model(model, full_check=True)
