@@ -64,7 +64,7 @@ def test_text_without_links_is_unchanged() -> None:
 
 def test_the_reports_links_section_references_no_file() -> None:
     html = [Path("reports/deepchecks/model evaluation.html")]
-    block = links.section(html, Path("reports/pr/report.md"), {})
+    block = links.section(html, {})
     assert sanitize.neutralize_links(block) == block
     assert "reports/" not in block and "`deepchecks/model evaluation.html`" in block
     assert f"`{links.ARTIFACT}` artifact" in block

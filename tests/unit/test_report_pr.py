@@ -162,10 +162,10 @@ def test_run_url_needs_all_three_github_variables() -> None:
     assert links.run_url({**env, "GITHUB_RUN_ID": ""}) is None
 
 
-def test_links_are_relative_to_the_report_and_quoted(tmp_path: Path) -> None:
+def test_html_reports_are_named_in_their_artifact_never_linked(tmp_path: Path) -> None:
     html = [Path("reports/deepchecks/model evaluation.html")]
-    block = links.section(html, Path("reports/pr/report.md"), {})
-    assert "- [model evaluation.html](../deepchecks/model%20evaluation.html)" in block
+    block = links.section(html, {})
+    assert "- `deepchecks/model evaluation.html`" in block and "](" not in block
     assert "CI run: not run in GitHub Actions." in block
 
 

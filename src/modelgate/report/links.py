@@ -26,9 +26,9 @@ def run_url(env: Mapping[str, str]) -> str | None:
     return f"{server.rstrip('/')}/{repository}/actions/runs/{run_id}"
 
 
-def section(html_files: Sequence[Path], _out: Path, env: Mapping[str, str]) -> str:
-    """A collapsed block naming the HTML reports where the artifact holds them. `_out` (the
-    report's path) is no longer needed: nothing is linked relative to it."""
+def section(html_files: Sequence[Path], env: Mapping[str, str]) -> str:
+    """A collapsed block naming the HTML reports where the artifact holds them; nothing local
+    is linked, so no tool can upload it."""
     lines = [f"- {md.code(f'{ARTIFACT_DIR}/{path.name}')}" for path in html_files]
     if lines:
         lines.insert(

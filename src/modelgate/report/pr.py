@@ -61,7 +61,7 @@ def _dvc(query: Callable[[str, Path], dict[str, Any]], ref: str, problems: list[
         return {}
 
 
-def gather(ref: str, commit: str, paths: Paths, out: Path) -> Inputs:
+def gather(ref: str, commit: str, paths: Paths) -> Inputs:
     base, pr = base_side(ref, paths, Path()), working_side(paths)
     merged = results.merge(paths.reports / "gates")
     ran = any(g["status"] != results.Status.NOT_RUN for g in merged)
@@ -80,7 +80,7 @@ def gather(ref: str, commit: str, paths: Paths, out: Path) -> Inputs:
         params_diff=_dvc(gitdvc.params_diff, ref, problems),
         changed_data=changed,
         data=data_evidence(base, pr, changed, paths) if changed else None,
-        links=links.section(sorted((paths.reports / "deepchecks").glob("*.html")), out, os.environ),
+        links=links.section(sorted((paths.reports / "deepchecks").glob("*.html")), os.environ),
         problems=problems,
         base_commit=commit,
     )
@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("%s", exc)
         return 2
     paths = Paths(args.reports, args.model, args.raw_dir, args.train, args.params, args.cache_dir)
-    inputs = gather(args.base, commit, paths, args.out)
+    inputs = gather(args.base, commit, paths)
     io.write_bytes(args.out, render(inputs).encode("utf-8"))
     status = results.overall((inputs.gates or {}).get("gates"))
     logger.info("PR report against %s: gates %s -> %s", args.base, status, args.out)
