@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from modelgate import metadata
 from modelgate.release import (
     RECORD_KEYS,
     Deployment,
@@ -194,16 +195,18 @@ def register(
 
 def describe(model: Path) -> dict[str, str]:
     """The registry's view of an exported model: its name, version and schema digest."""
-    import onnx  # the pipeline environment only; promotion never reads a model file
-
-    meta = {p.key: p.value for p in onnx.load(model, load_external_data=False).metadata_props}
-    missing = [k for k in ("model_name", "model_version", "feature_schema") if not meta.get(k)]
+    keys = (metadata.MODEL_NAME, metadata.MODEL_VERSION, metadata.FEATURE_SCHEMA)
+    try:
+        meta = metadata.read(model)  # imports onnxruntime: the pipeline environment only
+    except Exception as exc:  # ONNX Runtime raises its own Fail types, not OSError
+        raise RegistryError(f"{model} is not a readable ONNX model: {exc}") from exc
+    missing = metadata.missing(meta, keys)
     if missing:
         raise RegistryError(f"{model} lacks ONNX metadata {', '.join(missing)}: re-run export")
     return {
-        "name": meta["model_name"],
-        "model_version": meta["model_version"],
-        "schema_digest": schema_digest(meta["feature_schema"]),
+        "name": meta[metadata.MODEL_NAME],
+        "model_version": meta[metadata.MODEL_VERSION],
+        "schema_digest": schema_digest(meta[metadata.FEATURE_SCHEMA]),
     }
 
 

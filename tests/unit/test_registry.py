@@ -22,10 +22,24 @@ def test_describe_reads_the_exported_model(exported_model: Path) -> None:
 
 
 def test_describe_refuses_a_model_without_metadata(tmp_path: Path) -> None:
-    graph = onnx.helper.make_graph([], "empty", [], [])
+    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None, 1])
+    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [None, 1])
+    node = onnx.helper.make_node("Identity", ["x"], ["y"])
+    model = onnx.helper.make_model(
+        onnx.helper.make_graph([node], "bare", [x], [y]),
+        opset_imports=[onnx.helper.make_opsetid("", 17)],
+    )
+    model.ir_version = 8
     path = tmp_path / "bare.onnx"
-    onnx.save(onnx.helper.make_model(graph), path)
+    onnx.save(model, path)
     with pytest.raises(RegistryError, match="lacks ONNX metadata model_name, model_version"):
+        describe(path)
+
+
+def test_describe_names_a_file_onnx_runtime_cannot_read(tmp_path: Path) -> None:
+    path = tmp_path / "junk.onnx"
+    path.write_bytes(b"not a model")
+    with pytest.raises(RegistryError, match=r"junk.onnx is not a readable ONNX model"):
         describe(path)
 
 
