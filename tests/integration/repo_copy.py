@@ -182,6 +182,16 @@ def fresh_copy(dest: Path) -> Path:
     return dest
 
 
+def reproduced_main(dest: Path) -> Path:
+    """A fresh copy whose `main` holds the reproduced pipeline, every git-tracked result
+    committed, as the team's main branch would."""
+    fresh_copy(dest)
+    run_dvc(dest, "repro")
+    git(dest, "add", "--all")
+    git(dest, "commit", "--quiet", "--message", "main: pipeline reproduced")
+    return dest
+
+
 def replace_file(path: Path, data: bytes) -> None:
     """Write `data` as a new file: DVC may have linked the old one to its cache."""
     path.unlink(missing_ok=True)

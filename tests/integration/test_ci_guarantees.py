@@ -18,11 +18,11 @@ import pytest
 
 from tests.integration.repo_copy import (
     VENV_BIN,
-    fresh_copy,
     git,
     ran_stages,
     replace_file,
     repo_root,
+    reproduced_main,
     run_dvc,
     stage_env,
 )
@@ -37,11 +37,7 @@ UP_TO_DATE = re.compile(r"Data and pipelines are up to date|didn't change, skipp
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`main` with the pipeline reproduced and every git-tracked result committed."""
-    repo = fresh_copy(tmp_path_factory.mktemp("ci") / "repo")
-    run_dvc(repo, "repro")
-    git(repo, "add", "--all")
-    git(repo, "commit", "--quiet", "--message", "main: pipeline reproduced")
-    return repo
+    return reproduced_main(tmp_path_factory.mktemp("ci") / "repo")
 
 
 def _on_branch(repo: Path, name: str) -> None:

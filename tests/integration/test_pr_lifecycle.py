@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.repo_copy import fresh_copy, git, replace_file, run_dvc, stage_env
+from tests.integration.repo_copy import git, replace_file, reproduced_main, run_dvc, stage_env
 
 pytestmark = pytest.mark.slow
 
@@ -50,11 +50,7 @@ class Report:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`main` with the pipeline reproduced and every git-tracked result committed."""
-    repo = fresh_copy(tmp_path_factory.mktemp("pr_lifecycle") / "repo")
-    run_dvc(repo, "repro")
-    git(repo, "add", "--all")
-    git(repo, "commit", "--quiet", "--message", "main: pipeline reproduced")
-    return repo
+    return reproduced_main(tmp_path_factory.mktemp("pr_lifecycle") / "repo")
 
 
 def branch(repo: Path, name: str, change: Callable[[Path], None]) -> subprocess.CompletedProcess:
