@@ -9,15 +9,25 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from modelgate import io
+from modelgate.gates import results
 
 logger = logging.getLogger(__name__)
 
 KEY_METRICS = ("roc_auc", "gini", "ks", "brier", "ece", "approval_rate", "expected_cost")
 
 
-def render(metrics: dict, parity: dict, split: dict, model: Path, reports: Path) -> str:
+def gates_line(gates: list[dict]) -> str:
+    """Each gate's status and the record's overall one (`modelgate.gates.results`)."""
+    each = ", ".join(f"{g['gate']} {g['status']}" for g in gates)
+    return f"Gates: {each} -> {results.overall(gates).value.upper()}"
+
+
+def render(
+    metrics: dict, parity: dict, split: dict, gates: list[dict], model: Path, reports: Path
+) -> str:
     test = metrics["test"]
     lines = [
+        gates_line(gates),
         f"Pipeline results (test set, {test['rows']} rows):",
         *(f"  {name:<14} {test[name]:.4f}" for name in KEY_METRICS),
         f"  {'threshold':<14} {metrics['threshold']:.4f}  (decline when score >= threshold)",
@@ -47,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         io.read_json(args.reports / "metrics.json"),
         io.read_json(args.reports / "parity.json"),
         io.read_json(args.reports / "split.json"),
+        results.merge(args.reports / "gates"),
         args.model,
         args.reports,
     )
