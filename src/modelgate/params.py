@@ -100,6 +100,28 @@ class ExportParams(_Section):
     max_flips: int = Field(ge=0)
 
 
+class DriftParams(_Section):
+    """What counts as drift in a window of production rows (modelgate.monitor)."""
+
+    alpha: float = Field(gt=0, lt=0.5)  # family-wise false-alarm rate per window, all tests
+    min_rows: int = Field(ge=1)  # a window smaller than this gets no verdict
+
+
+class PerformanceParams(_Section):
+    """Performance before labels (estimated from scores) and after (realized, per cohort)."""
+
+    maturity_days: int = Field(ge=0)  # an outcome counts once its decision is this old
+    cohort: Literal["month", "week"] = "month"
+    min_rows: int = Field(ge=1)  # a cohort smaller than this is listed, not judged
+
+
+class MonitorParams(_Section):
+    seed: int
+    reference_sample: int = Field(ge=100)  # rows of train + validation kept in the reference
+    drift: DriftParams
+    performance: PerformanceParams
+
+
 S = TypeVar("S", bound=BaseModel)
 
 
