@@ -112,7 +112,10 @@ class PerformanceParams(_Section):
 
     maturity_days: int = Field(ge=0)  # an outcome counts once its decision is this old
     cohort: Literal["month", "week"] = "month"
-    min_rows: int = Field(ge=1)  # a cohort smaller than this is listed, not judged
+    min_rows: int = Field(ge=1)  # a cohort with fewer labelled rows is listed, not judged
+    min_class_rows: int = Field(ge=1)  # ... as is one with fewer rows of either class
+    confidence: float = Field(gt=0.5, lt=1)  # two-sided level of every interval
+    draws: int = Field(ge=100)  # Monte-Carlo draws behind the estimate's interval
 
 
 class MonitorParams(_Section):
