@@ -88,8 +88,8 @@ def _client(tmp_path: Path, **settings: Any) -> TestClient:
 
 @pytest.fixture
 def client(exported_model: Path, tmp_path: Path) -> Iterator[TestClient]:
-    log = tmp_path / "predictions.jsonl"
-    with _client(tmp_path, model=exported_model, prediction_log=log, max_batch=500) as c:
+    log = tmp_path / "predictions"
+    with _client(tmp_path, model=exported_model, prediction_log_dir=log, max_batch=500) as c:
         yield c
 
 
@@ -365,18 +365,41 @@ def test_metrics_count_requests_latency_and_scores(client: TestClient, pipeline_
 def test_predictions_are_logged_off_the_request_path(
     exported_model: Path, tmp_path: Path, pipeline_run: PipelineRun, test_rows: pd.DataFrame
 ):
-    log = tmp_path / "log" / "predictions.jsonl"
+    log = tmp_path / "log"
     rows = records(test_rows.head(2), pipeline_run.schema)
-    with _client(tmp_path, model=exported_model, prediction_log=log) as client:
+    rows[1]["channel"] = None
+    with _client(tmp_path, model=exported_model, prediction_log_dir=log) as client:
         response = client.post("/predict", json=rows, headers={"x-request-id": "req-42"})
+        inputs = triton_inputs(test_rows.head(1), pipeline_run.schema)
+        _, result = triton_infer(client, inputs)
 
-    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    (path,) = log.iterdir()  # closed at shutdown: no `.open` left
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert response.headers["x-request-id"] == "req-42"
-    assert [(e["request_id"], e["row"], e["features"]) for e in lines] == [
-        ("req-42", 0, rows[0]),
-        ("req-42", 1, rows[1]),
+    assert [(e["request_id"], e["row"], e["endpoint"]) for e in lines[:2]] == [
+        ("req-42", 0, "/predict"),
+        ("req-42", 1, "/predict"),
     ]
-    assert [e["score"] for e in lines] == [p["probability"] for p in response.json()["predictions"]]
+    assert [e["features"] for e in lines[:2]] == [rows[0], {**rows[1], "channel": ""}]
+    predictions = response.json()["predictions"]
+    assert [e["score"] for e in lines[:2]] == [p["probability"] for p in predictions]
+    assert [e["decision"] for e in lines[:2]] == [p["decision"] for p in predictions]
+    assert lines[2]["endpoint"] == "/v2/models/{model_name}/infer"
+    assert lines[2]["score"] == float(result.as_numpy("probabilities")[0, 1])
+    assert {(e["schema"], e["model_name"]) for e in lines} == {(1, NAME)}
+
+
+def test_an_unknown_category_scored_as_missing_is_logged_as_missing(
+    exported_model: Path, tmp_path: Path, pipeline_run: PipelineRun, test_rows: pd.DataFrame
+):
+    rows = records(test_rows.head(1), pipeline_run.schema)
+    rows[0]["channel"] = "fax"
+    settings = {"prediction_log_dir": tmp_path / "log", "unknown_category": "missing"}
+    with _client(tmp_path, model=exported_model, **settings) as client:
+        assert client.post("/predict", json=rows).status_code == 200
+
+    (path,) = (tmp_path / "log").iterdir()
+    assert json.loads(path.read_text())["features"]["channel"] == ""
 
 
 @pytest.mark.parametrize("content", [None, b"not an onnx file"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,9 +27,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 
 from modelgate.serve import binary, openapi, schemas
+from modelgate.serve.prediction_log import APPROVE, DECLINE, Batch, PredictionLog
 from modelgate.serve.predictor import OUTPUTS, ModelLoadError, Predictor
 from modelgate.serve.settings import Settings
-from modelgate.serve.telemetry import Metrics, PredictionLog, Telemetry
+from modelgate.serve.telemetry import Metrics, Telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +64,8 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _load(state, metrics, settings)
-        if settings.prediction_log is not None:
-            state.predictions = PredictionLog(settings.prediction_log)
+        if settings.prediction_log_dir is not None:
+            state.predictions = _prediction_log(settings, metrics)
         yield
         metrics.ready.set(0)
         if state.predictions is not None:
@@ -130,7 +132,8 @@ def _add_routes(app: FastAPI, state: ServerState, metrics: Metrics, settings: Se
             metrics.scores.observe(value)
         metrics.rows.inc(len(scores))
         if state.predictions is not None:
-            _log_predictions(state.predictions, request, predictor, values, scores)
+            batch = _batch(request, predictor, values, feeds, scores, probabilities[:, 1])
+            state.predictions.submit(batch)
         return probabilities
 
     @app.get("/v2/health/live", tags=["health"])
@@ -197,8 +200,8 @@ def _add_routes(app: FastAPI, state: ServerState, metrics: Metrics, settings: Se
         body = await read_json(request, settings.max_body_bytes)
         values = schemas.records_to_columns(body, predictor.columns, settings.max_batch)
         scores = score(predictor, request, values)[:, 1]
-        labels = {True: ("decline", predictor.positive_class),
-                  False: ("approve", predictor.negative_class)}  # fmt: skip
+        labels = {True: (DECLINE, predictor.positive_class),
+                  False: (APPROVE, predictor.negative_class)}  # fmt: skip
         return _json({
             "model_name": predictor.name,
             "model_version": predictor.version,
@@ -256,19 +259,44 @@ def parse_json(body: bytes) -> Any:
             raise schemas.RequestError(400, f"malformed JSON: {exc}") from None
 
 
-def _log_predictions(
-    sink: PredictionLog,
+def _prediction_log(settings: Settings, metrics: Metrics) -> PredictionLog:
+    assert settings.prediction_log_dir is not None
+    return PredictionLog(
+        settings.prediction_log_dir,
+        metrics,
+        max_bytes=settings.prediction_log_max_bytes,
+        max_seconds=settings.prediction_log_max_seconds,
+        queue_rows=settings.prediction_log_queue_rows,
+        flush_seconds=settings.prediction_log_flush_seconds,
+        shutdown_seconds=settings.prediction_log_shutdown_seconds,
+    )
+
+
+def _batch(
     request: Request,
     predictor: Predictor,
     values: dict[str, list[Any]],
+    feeds: dict[str, Any],
     scores: list[float],
-) -> None:
-    request_id = request.scope.get("state", {}).get("request_id")
-    sink.write([
-        {"request_id": request_id, "row": row, "model_version": predictor.version,
-         "features": {name: column[row] for name, column in values.items()}, "score": score}
-        for row, score in enumerate(scores)
-    ])  # fmt: skip
+    positive: Any,
+) -> Batch:
+    """The request's rows for the prediction log, as the model took them: a number as sent
+    (the feed's float32 would log 0.1 as 0.10000000149011612), a category as fed (an unknown
+    one scored as missing is the missing ""). Serialised later, off the request path."""
+    route = request.scope.get("route")
+    return Batch(
+        request_id=request.scope.get("state", {}).get("request_id", ""),
+        time=time.time(),
+        endpoint=getattr(route, "path", request.url.path),
+        model_name=predictor.name,
+        model_version=predictor.version,
+        features={
+            name: feeds[name] if spec.kind == "categorical" else values[name]
+            for name, spec in predictor.columns.items()
+        },
+        scores=scores,
+        declined=predictor.decisions(positive),
+    )
 
 
 def _json(payload: Any, status: int = 200) -> Response:

@@ -27,7 +27,18 @@ class Settings(BaseSettings):
     # balancer stops routing here before connections are refused; requests in flight then finish.
     drain_seconds: float = Field(default=0.0, ge=0)
     graceful_timeout_seconds: float = Field(default=30.0, gt=0)
-    prediction_log: Path | None = None  # JSON lines of (request id, features, score, version)
+    # The prediction log (serve/prediction_log.py, README "Prediction log"): one JSON line per
+    # scored row, in files under this directory, off unless set. A file is closed (renamed
+    # without `.open`) once it holds max_bytes or is max_seconds old, and at shutdown.
+    prediction_log_dir: Path | None = None
+    prediction_log_max_bytes: int = Field(default=64 << 20, ge=1024)
+    prediction_log_max_seconds: float = Field(default=3600.0, gt=0)
+    # Rows waiting for the writer: past this, a request's rows are dropped (and counted), never
+    # waited for. ~1 kB of memory per row at most; 20,000 rows ride out a 20 s stall at 1,000/s.
+    prediction_log_queue_rows: int = Field(default=20_000, ge=1)
+    prediction_log_flush_seconds: float = Field(default=0.2, gt=0, le=10)  # writer wake-ups
+    # At shutdown the queue is written out for at most this long; what is left is dropped.
+    prediction_log_shutdown_seconds: float = Field(default=10.0, gt=0)
     access_log: bool = True
     # POST /noop: reads the body like /predict and scores nothing, for benchmarks/bench_serving.py
     # to measure the HTTP stack alone. Off in production.

@@ -1,25 +1,22 @@
-"""What the server tells operators: Prometheus metrics, JSON logs (the access log among them),
-and the prediction log.
-
-Prediction records leave the request path through a queue drained by a background thread, so a
-slow disk never adds to a request's latency.
+"""What the server tells operators: Prometheus metrics (the prediction log's among them) and
+JSON logs, the access log among them. The prediction log itself is `prediction_log`'s: none of
+its records ever goes to these logs.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import sys
-import threading
 import time
 import uuid
-from pathlib import Path
 from time import perf_counter
 from typing import Any, ClassVar
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from modelgate.serve.prediction_log import DROP_REASONS
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +49,28 @@ class Metrics:
         self.rows = Counter("modelgate_predicted_rows", "Rows scored", registry=self.registry)
         self.ready = Gauge("modelgate_ready", "1 when the model serves", registry=self.registry)
         self.model = Info("modelgate_model", "The model being served", registry=self.registry)
+        self._log_metrics()
         self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def _log_metrics(self) -> None:
+        """The prediction log's, there (at 0) even when it is off, so alerts and dashboards
+        never meet a missing series."""
+        name = "modelgate_prediction_log"
+        self.log_lines = Counter(f"{name}_lines", "Lines written", registry=self.registry)
+        self.log_bytes = Counter(f"{name}_bytes", "Bytes written", registry=self.registry)
+        self.log_rotations = Counter(
+            f"{name}_rotations", "Files closed under their final name", registry=self.registry
+        )
+        self.log_dropped = Counter(
+            f"{name}_dropped", "Rows not logged, by reason", ("reason",), registry=self.registry
+        )
+        for reason in DROP_REASONS:
+            self.log_dropped.labels(reason)
+        self.log_queue = Gauge(f"{name}_queue_rows", "Rows waiting", registry=self.registry)
+        self.log_capacity = Gauge(
+            f"{name}_queue_capacity_rows", "Rows the queue holds (0: log off)",
+            registry=self.registry,
+        )  # fmt: skip
 
     def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         key = (endpoint, method, str(status))
@@ -97,30 +115,6 @@ def configure_logging(level: str) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-
-
-class PredictionLog:
-    """Appends one JSON line per scored row to a file, from a background thread."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._drain, name="prediction-log", daemon=True)
-        self._thread.start()
-
-    def write(self, records: list[dict[str, Any]]) -> None:
-        self._queue.put(b"".join(orjson.dumps(r) + b"\n" for r in records))
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=10)
-
-    def _drain(self) -> None:
-        with self.path.open("ab") as sink:
-            while (chunk := self._queue.get()) is not None:
-                sink.write(chunk)
-                sink.flush()
 
 
 class Telemetry:

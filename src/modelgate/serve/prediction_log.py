@@ -1,0 +1,368 @@
+"""The prediction log: one JSON line per scored row, in rotated files under one directory.
+
+A line is what `encode` writes (the README's "Prediction log" documents it; `SCHEMA` is its
+version and `modelgate.monitor.log` reads it back). Files:
+
+- `predictions-<UTC time of its first row>-<pid>-<seq>.jsonl`, the time as
+  `20261202T170000123456Z`, so names sort in time order; `seq` counts one process's files from 1.
+- While written a file carries `.open` after that name. It is closed (fsync'd, then renamed
+  without `.open`) before a line would take it past `max_bytes`, once it is `max_seconds` old,
+  and at shutdown. Readers and shippers take closed files only, so none reads half a file.
+- A file left `.open` by a process that died is closed by the next one started on the
+  directory, cut after its last whole line: a directory belongs to one server process at a time.
+
+A request never waits for the log and never fails because of it: `submit` appends to a queue a
+writer thread empties every `flush_seconds` (waking it per request would cost each request a GIL
+hand-off; see `telemetry.configure_logging`). Rows that cannot be logged are dropped and counted
+in `/metrics` by reason (`DROP_REASONS`). Nothing of a row ever goes to the process's own logs:
+a warning names the directory and the OS error, never a record.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+
+if TYPE_CHECKING:  # telemetry's Metrics defines the log's metrics, from DROP_REASONS below
+    from modelgate.serve.telemetry import Metrics
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = 1
+PREFIX, SUFFIX, OPEN = "predictions-", ".jsonl", ".open"
+APPROVE, DECLINE = "approve", "decline"
+# Why rows were not logged: the queue was full; the disk (or quota) was full; any other OS
+# error (read-only or missing directory...); written to a file deleted before it was closed;
+# not serialisable; still queued when the shutdown's time ran out.
+DROP_REASONS = ("queue_full", "disk_full", "io_error", "lost", "encode", "shutdown")
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+_CHUNK = 1000  # batches per write at shutdown, so its deadline is checked between them
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """The rows of one request as the model scored them."""
+
+    request_id: str
+    time: float  # seconds since the epoch, when the rows were scored
+    endpoint: str  # the route's path template, as in the request metrics
+    model_name: str
+    model_version: str
+    # Per feature, what the model took: numbers (None or NaN when missing), or for a category
+    # its strings ("" when missing, as is a category the server was told to treat as missing).
+    features: Mapping[str, Sequence[Any] | np.ndarray]
+    scores: Sequence[float]  # positive-class probability per row
+    declined: Sequence[bool]
+
+    @property
+    def rows(self) -> int:
+        return len(self.scores)
+
+
+def encode(batch: Batch) -> list[bytes]:
+    """One line (newline included) per row: the schema the README documents, `SCHEMA` 1."""
+    stamp = datetime.fromtimestamp(batch.time, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    columns = {name: _plain(values) for name, values in batch.features.items()}
+    return [
+        orjson.dumps(
+            {
+                "schema": SCHEMA,
+                "request_id": batch.request_id,
+                "row": row,
+                "time": stamp,
+                "model_name": batch.model_name,
+                "model_version": batch.model_version,
+                "features": {name: values[row] for name, values in columns.items()},
+                "score": score,
+                "decision": DECLINE if declined else APPROVE,
+                "endpoint": batch.endpoint,
+            },
+            option=orjson.OPT_APPEND_NEWLINE,  # NaN becomes null
+        )
+        for row, (score, declined) in enumerate(zip(batch.scores, batch.declined, strict=True))
+    ]
+
+
+def _plain(values: Sequence[Any] | np.ndarray) -> list[Any]:
+    if isinstance(values, np.ndarray):
+        return values.ravel().tolist()
+    # An integer may exceed 64 bits (JSON has no limit) and orjson refuses those: the model
+    # saw a float anyway.
+    return [float(v) if type(v) is int else v for v in values]
+
+
+def file_label(seconds: float) -> str:
+    """The time part of a file's name: compact ISO 8601 in UTC, microseconds included."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+class PredictionLog:
+    """The queue and the writer thread; `submit` from the request path, `close` at shutdown."""
+
+    def __init__(
+        self,
+        directory: Path,
+        metrics: Metrics,
+        *,
+        max_bytes: int,
+        max_seconds: float,
+        queue_rows: int,
+        flush_seconds: float,
+        shutdown_seconds: float,
+    ):
+        self._files = _Files(directory, max_bytes, max_seconds)
+        self._metrics = metrics
+        self._capacity = queue_rows
+        self._flush_seconds = flush_seconds
+        self._shutdown_seconds = shutdown_seconds
+        self._pending: deque[Batch] = deque()
+        self._lock = threading.Lock()  # between submitters only: the writer never takes it
+        self._put = 0  # rows queued (submitters) ...
+        self._taken = 0  # ... and rows taken (the writer): each int has one writer
+        self._closing = False
+        self._abandoned = False
+        self._wake = threading.Event()
+        self._failing = False  # the last write failed: warn once, and once when it recovers
+        self._published = dict.fromkeys(("lines", "bytes", "rotations", "lost"), 0)
+        metrics.log_queue.set_function(lambda: self.queued)
+        metrics.log_capacity.set(queue_rows)
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    @property
+    def queued(self) -> int:
+        """Rows waiting for the writer."""
+        return self._put - self._taken
+
+    def submit(self, batch: Batch) -> None:
+        """Queue `batch` for the writer, or drop it when the queue is full. Never waits."""
+        with self._lock:
+            if self._closing or self.queued + batch.rows > self._capacity:
+                reason = "shutdown" if self._closing else "queue_full"
+            else:
+                self._put += batch.rows
+                self._pending.append(batch)
+                return
+        self._metrics.log_dropped.labels(reason).inc(batch.rows)
+
+    def close(self) -> None:
+        """Write out what is queued (for `shutdown_seconds` at most) and close the open file."""
+        with self._lock:
+            self._closing = True
+        self._wake.set()
+        self._thread.join(self._shutdown_seconds + 1)
+        if self._thread.is_alive():  # stuck in a write the OS does not return from
+            self._abandoned = True
+            self._metrics.log_dropped.labels("shutdown").inc(self.queued)
+            logger.error("prediction log: the writer is still blocked after the shutdown timeout")
+
+    def _run(self) -> None:
+        self._files.recover()
+        while not self._wake.wait(self._flush_seconds):
+            self._cycle(len(self._pending))
+        deadline = time.monotonic() + self._shutdown_seconds
+        while self._pending and time.monotonic() < deadline and not self._abandoned:
+            self._cycle(min(_CHUNK, len(self._pending)))
+        if not self._abandoned:
+            self._metrics.log_dropped.labels("shutdown").inc(self.queued)
+            self._attempt(self._files.close)
+            self._publish()
+
+    def _cycle(self, count: int) -> None:
+        """Write `count` queued batches, then close the open file if it is old enough."""
+        groups: list[tuple[str, list[bytes]]] = []
+        for _ in range(count):
+            batch = self._pending.popleft()
+            self._taken += batch.rows
+            try:
+                groups.append((file_label(batch.time), encode(batch)))
+            except (TypeError, ValueError, OverflowError):
+                self._metrics.log_dropped.labels("encode").inc(batch.rows)
+        lines, before = sum(len(group) for _, group in groups), self._files.lines
+        self._attempt(self._files.check)
+        failure = self._attempt(lambda: self._files.write(groups))
+        unwritten = lines - (self._files.lines - before)
+        if failure is not None and unwritten > 0:
+            reason = "disk_full" if failure.errno in _FULL else "io_error"
+            self._metrics.log_dropped.labels(reason).inc(unwritten)
+        elif failure is None and lines and self._failing:
+            logger.info("prediction log: writing again")
+            self._failing = False
+        self._attempt(lambda: self._files.rotate_if_old(time.monotonic()))
+        self._publish()
+
+    def _attempt(self, step: Callable[[], None]) -> OSError | None:
+        """Run one file operation: an OS error is returned (and logged once), never raised."""
+        try:
+            step()
+        except OSError as exc:
+            if not self._failing:
+                logger.warning("prediction log: %s; rows are dropped until it can write", exc)
+            self._failing = True
+            return exc
+        return None
+
+    def _publish(self) -> None:
+        """Bring the counters up to the files' running totals (from the writer's thread)."""
+        metrics = self._metrics
+        counters = {
+            "lines": metrics.log_lines,
+            "bytes": metrics.log_bytes,
+            "rotations": metrics.log_rotations,
+            "lost": metrics.log_dropped.labels("lost"),
+        }
+        for name, counter in counters.items():
+            total = getattr(self._files, name)
+            if total > self._published[name]:
+                counter.inc(total - self._published[name])
+                self._published[name] = total
+
+
+class _Files:
+    """The directory's files: the open one, rotation and recovery. Raises OSError."""
+
+    def __init__(self, directory: Path, max_bytes: int, max_seconds: float):
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.max_seconds = max_seconds
+        self.pid = os.getpid()
+        self.seq = 0
+        self._fd: int | None = None
+        self._path = Path()
+        self._size = 0  # bytes of whole lines in the open file
+        self._lines = 0
+        self._opened = 0.0
+        # Running totals; `lost`: lines written to a file deleted before it was closed.
+        self.lines = self.bytes = self.rotations = self.lost = 0
+
+    def write(self, groups: list[tuple[str, list[bytes]]]) -> None:
+        """Append each group's lines; `label` (its time) names a file opened for them."""
+        pending: list[bytes] = []
+        size = self._size if self._fd is not None else 0  # the open file's, with `pending`
+        for label, lines in groups:
+            for line in lines:
+                if self._fd is not None and size > 0 and size + len(line) > self.max_bytes:
+                    if pending:
+                        self._append(pending)
+                        pending = []
+                    self.close()
+                if self._fd is None:
+                    self._open(label)
+                    size = 0
+                pending.append(line)
+                size += len(line)
+        if pending:
+            self._append(pending)
+
+    def check(self) -> None:
+        """Forget the open file if it was deleted (or its directory was): its lines are lost."""
+        if self._fd is not None and os.fstat(self._fd).st_nlink == 0:
+            os.close(self._fd)
+            self._fd = None
+            self.lost += self._lines
+
+    def rotate_if_old(self, now: float) -> None:
+        if self._fd is not None and now - self._opened >= self.max_seconds:
+            self.close()
+
+    def close(self) -> None:
+        """Close the open file, fsync'd, under its final name (an empty one is removed)."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        opened = self._path.with_name(self._path.name + OPEN)
+        if self._lines == 0:
+            opened.unlink(missing_ok=True)
+            return
+        try:
+            opened.rename(self._path)
+        except OSError:
+            self.lost += self._lines
+            raise
+        self.rotations += 1
+
+    def recover(self) -> None:
+        """Make the directory; close the files a dead process left open, cut after their last
+        whole line."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            stale = sorted(self.directory.glob(f"{PREFIX}*{SUFFIX}{OPEN}"))
+        except OSError as exc:
+            logger.warning("prediction log: %s; rows are dropped until it can write", exc)
+            return
+        for path in stale:
+            try:
+                _close_stale(path)
+            except OSError as exc:
+                logger.warning("prediction log: cannot close %s: %s", path, exc)
+        if stale:
+            logger.info("prediction log: closed %d file(s) an earlier process left", len(stale))
+
+    def _open(self, label: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
+        seq = self.seq
+        while True:
+            seq += 1
+            path = self.directory / f"{PREFIX}{label}-{self.pid}-{seq:06d}{SUFFIX}"
+            if path.exists():
+                continue
+            try:
+                # Owner and group only: a shipper in the group may read, nobody else.
+                self._fd = os.open(path.with_name(path.name + OPEN), flags, 0o640)
+            except FileExistsError:
+                continue
+            break
+        self.seq = seq
+        self._path, self._size, self._lines, self._opened = path, 0, 0, time.monotonic()
+
+    def _append(self, lines: list[bytes]) -> None:
+        """Write whole lines or none: after a short or failed write the file is cut back."""
+        assert self._fd is not None
+        data = b"".join(lines)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError:
+            self._cut()
+            raise
+        self._size += len(data)
+        self._lines += len(lines)
+        self.lines += len(lines)
+        self.bytes += len(data)
+
+    def _cut(self) -> None:
+        assert self._fd is not None
+        try:
+            os.ftruncate(self._fd, self._size)
+        except OSError:  # left `.open`: the next process to start here cuts it
+            os.close(self._fd)
+            self._fd = None
+
+
+def _close_stale(path: Path) -> None:
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end == 0:
+        path.unlink()
+        return
+    if end < len(data):
+        os.truncate(path, end)
+    path.rename(path.with_name(path.name.removesuffix(OPEN)))
