@@ -110,6 +110,16 @@ def test_performance_exports_intervals_limits_and_the_cohorts_below(exported: Sa
         (("cohort", "2026-08"), ("metric", "ks")),
         (("cohort", "2026-08"), ("metric", "roc_auc")),
     }
+    worse = {
+        dict(labels)["metric"]
+        for (name, labels), v in exported.items()
+        if name == "modelgate_monitor_realized_worse_than_test" and v == 1
+    }
+    assert worse == {"roc_auc", "ks", "brier"}
+    assert value(exported, "realized_labelled", cohort="2026-07") == 900
+    assert value(exported, "realized_rows", cohort="2026-07") == 910
+    assert value(exported, "realized_duplicate_predictions") == 1
+    assert value(exported, "estimated_confidence") == 0.95
     assert value(exported, "realized_maturity_seconds") == 90 * 86400
     assert value(exported, "limit_min", metric="roc_auc") == 0.75
     assert value(exported, "limit_max", metric="brier") == 0.2

@@ -62,14 +62,19 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "score_effect_floor": ("Smallest score effect that counts as material", ("test",)),
     "estimated_rows": ("Window rows the label-free performance estimate is made on", ()),
     "estimated_degraded": ("1 when the estimated performance is outside the gate's limits", ()),
+    "estimated_confidence": ("Confidence level of the estimate's intervals", ()),
     "realized_maturity_seconds": ("Age of a decision at which its outcome counts", ()),
     "realized_immature_rows": ("Window rows whose outcome is not yet mature", ()),
+    "realized_unlabelled_rows": ("Mature decisions with no outcome yet", ()),
     "realized_unmatched_outcomes": ("Outcomes that match no logged prediction", ()),
-    "realized_rows": ("Rows of the cohort with a mature outcome", ("cohort",)),
-    "realized_positives": ("Rows of the cohort whose outcome is the positive class", ("cohort",)),
+    "realized_duplicate_predictions": ("Predictions logged more than once (retries)", ()),
+    "realized_rows": ("Decisions in the cohort", ("cohort",)),
+    "realized_labelled": ("Decisions of the cohort whose outcome is known", ("cohort",)),
+    "realized_positives": ("Outcomes of the cohort in the positive class", ("cohort",)),
     "realized_judged": ("1 when the cohort is large enough to be judged", ("cohort",)),
     "realized_degraded": ("1 when a metric of the cohort is outside the limits", ("cohort",)),
     "realized_below": ("1 for each metric of the cohort outside the limits", ("cohort", "metric")),
+    "realized_worse_than_test": ("1 for each metric worse than at release", ("cohort", "metric")),
     "limit_min": ("The gate's lower limit on a test-set metric", ("metric",)),
     "limit_max": ("The gate's upper limit on a test-set metric", ("metric",)),
     "test_metric": ("The model's metric on the held-out test set, at release", ("metric",)),
@@ -210,6 +215,7 @@ def _test(out: _Exporter, prefix: str, test: dict[str, Any], labels: dict[str, s
 def _estimated(out: _Exporter, estimated: dict[str, Any]) -> None:
     out.set("estimated_rows", estimated.get("rows"))
     out.set("estimated_degraded", estimated.get("degraded"))
+    out.set("estimated_confidence", estimated.get("confidence"))
     for key in ESTIMATED:
         out.interval(f"estimated_{key}", estimated.get(key))
 
@@ -217,16 +223,17 @@ def _estimated(out: _Exporter, estimated: dict[str, Any]) -> None:
 def _realized(out: _Exporter, realized: dict[str, Any]) -> None:
     days = realized.get("maturity_days")
     out.set("realized_maturity_seconds", None if days is None else days * 86400)
-    out.set("realized_immature_rows", realized.get("immature_rows"))
-    out.set("realized_unmatched_outcomes", realized.get("unmatched_outcomes"))
+    for key in ("immature_rows", "unlabelled_rows", "unmatched_outcomes", "duplicate_predictions"):
+        out.set(f"realized_{key}", realized.get(key))
     for cohort in realized.get("cohorts") or []:
         name = str(cohort["cohort"])
-        for key in ("rows", "positives", "judged", "degraded"):
+        for key in ("rows", "labelled", "positives", "judged", "degraded"):
             out.set(f"realized_{key}", cohort.get(key), cohort=name)
         for key in REALIZED:
             out.interval(f"realized_{key}", cohort.get(key), cohort=name)
-        for metric in cohort.get("below") or []:
-            out.set("realized_below", True, cohort=name, metric=str(metric))
+        for verdict in ("below", "worse_than_test"):
+            for metric in cohort.get(verdict) or []:
+                out.set(f"realized_{verdict}", True, cohort=name, metric=str(metric))
 
 
 def _unix(text: str | None) -> float | None:
