@@ -93,10 +93,12 @@ def servers(exported_model: Path, tmp_path: Path) -> Iterator[tuple[Server, Serv
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"\x08\x07not a model")
     ready = start(exported_model, tmp_path, MODELGATE_PREDICTION_LOG_DIR=str(tmp_path / "log"))
-    unready = start(broken, tmp_path, wait_ready=False)
-    yield ready, unready
-    ready.stop()
-    unready.stop()
+    try:
+        unready = start(broken, tmp_path, wait_ready=False)
+        yield ready, unready
+        unready.stop()
+    finally:
+        ready.stop()
 
 
 @pytest.fixture
