@@ -14,6 +14,7 @@ from sklearn.metrics import roc_auc_score
 
 from modelgate import io
 from modelgate.metrics import CostMatrix, expected_calibration_error, ks_statistic, summarize
+from modelgate.monitor.estimate import fit_calibration
 from modelgate.monitor.outcomes import Joined
 from modelgate.monitor.realized import (
     cohort_names,
@@ -251,3 +252,18 @@ def test_weekly_cohorts() -> None:
     names = [c["cohort"] for c in block["cohorts"]]  # type: ignore[attr-defined]
     assert names == ["2026-W27", "2026-W28", "2026-W29", "2026-W30", "2026-W31"]
     assert block["cohort"] == "week"
+
+
+def test_with_the_reference_calibration_each_judged_cohort_gets_the_estimate_beside_it() -> None:
+    reference = _calibrated(5000, seed=7)
+    calibration = fit_calibration(*reference)
+    joined = _joined({"2026-07": 1500, "2026-08": 100})
+
+    block = realized(joined, date(2026, 12, 1), PARAMS, LIMITS, TEST, 10, calibration, seed=0)
+    judged, small = block["cohorts"]  # type: ignore[misc]
+
+    estimated, auc = judged["estimated_roc_auc"], judged["roc_auc"]
+    assert estimated["low"] <= auc["value"] <= estimated["high"]
+    assert "estimated_roc_auc" not in small
+    without = realized(joined, date(2026, 12, 1), PARAMS, LIMITS, TEST, 10)
+    assert "estimated_roc_auc" not in without["cohorts"][0]  # type: ignore[index]

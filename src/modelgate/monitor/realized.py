@@ -27,6 +27,7 @@ from scipy.stats import norm, rankdata
 from sklearn.metrics import brier_score_loss
 
 from modelgate.metrics import calibration_table, expected_calibration_error, ks_statistic
+from modelgate.monitor.estimate import Calibration, expected_auc, interval, simulate
 from modelgate.monitor.outcomes import Joined
 from modelgate.params import PerformanceParams
 from modelgate.serve.prediction_log import APPROVE
@@ -121,6 +122,16 @@ def _too_small(labelled: int, positives: int, params: PerformanceParams) -> str 
     return None
 
 
+def estimated_auc(
+    scores: np.ndarray, calibration: Calibration, params: PerformanceParams, seed: int
+) -> Interval:
+    """What `estimate` would have said of these rows: set beside the realized ROC-AUC, it
+    shows in production whether the estimate can be trusted for the windows still unlabelled."""
+    p = calibration.probabilities(scores)
+    draws, _ = simulate(scores, calibration, params.draws, seed)
+    return interval(expected_auc(scores, p), draws, params.confidence)
+
+
 def cohort(
     name: str,
     frame: pd.DataFrame,
@@ -128,6 +139,8 @@ def cohort(
     limits: Limits,
     test_metrics: Mapping[str, float],
     bins: int,
+    calibration: Calibration | None = None,
+    seed: int = 0,
 ) -> dict[str, object]:
     """One cohort's entry: `frame` holds all its decisions, `label` NaN where unknown."""
     known = frame[frame["label"].notna()]
@@ -147,6 +160,8 @@ def cohort(
     z = float(norm.ppf((1 + params.confidence) / 2))
     values, intervals = metric_intervals(y, scores, bins, z)
     verdict = judge(values, intervals, limits, test_metrics)
+    if calibration is not None:
+        verdict["estimated_roc_auc"] = estimated_auc(scores, calibration, params, seed)
     degraded = bool(verdict["below"])
     return {**out, **values, **verdict, "judged": True, "degraded": degraded, "note": None}
 
@@ -172,9 +187,12 @@ def realized(
     limits: Limits,
     test_metrics: Mapping[str, float],
     bins: int,
+    calibration: Calibration | None = None,
+    seed: int = 0,
 ) -> dict[str, object]:
     """The result's `realized` block. `bins` are the evaluation's calibration bins
-    (`evaluate.calibration_bins`), so the ECE means what the gate's ECE limit means.
+    (`evaluate.calibration_bins`), so the ECE means what the gate's ECE limit means. With the
+    reference's `calibration`, each judged cohort also gets `estimated_roc_auc`.
 
     Outcomes dated after `as_of` are treated as not yet known: a past `as_of` reproduces the
     report as it stood that day.
@@ -186,7 +204,7 @@ def realized(
     names, ends = cohort_names(frame["time"], params.cohort)
     mature = ends + pd.Timedelta(days=params.maturity_days) <= cutoff
     cohorts = [
-        cohort(str(name), rows, params, limits, test_metrics, bins)
+        cohort(str(name), rows, params, limits, test_metrics, bins, calibration, seed)
         for name, rows in frame[mature].groupby(names[mature], sort=True)
     ]
     return {
