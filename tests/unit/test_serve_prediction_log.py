@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelgate.serve import prediction_log
+from modelgate.serve import log_files, prediction_log
 from modelgate.serve.prediction_log import Batch, PredictionLog, encode
 from modelgate.serve.telemetry import Metrics
 
@@ -156,13 +156,13 @@ def test_a_file_is_closed_once_max_seconds_old_even_when_no_row_comes(start, tmp
 
 def test_a_full_queue_drops_and_counts_without_waiting(start, tmp_path, metrics, monkeypatch):
     gate = threading.Event()
-    write = prediction_log._Files.write
+    write = log_files.LogFiles.write
 
-    def slow(self: prediction_log._Files, groups: list) -> None:
+    def slow(self: log_files.LogFiles, groups: list) -> None:
         gate.wait()
         write(self, groups)
 
-    monkeypatch.setattr(prediction_log._Files, "write", slow)
+    monkeypatch.setattr(log_files.LogFiles, "write", slow)
     log = start(queue_rows=10)
     log.submit(batch(4, "first"))
     wait_for(lambda: log.queued == 0)  # taken by the writer, which now waits on the gate
@@ -189,13 +189,14 @@ def test_a_full_disk_drops_whole_batches_and_cuts_back_half_a_line(
     real_write = os.write
 
     def write(fd: int, data: memoryview) -> int:
-        if not full.is_set():
+        ours = Path(f"/proc/self/fd/{fd}").readlink().is_relative_to(tmp_path)
+        if not (full.is_set() and ours):  # only the log's files fill up
             return real_write(fd, data)
         if len(data) > 7:  # a short write first, as a filling disk gives, then ENOSPC
             return real_write(fd, data[:7])
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(prediction_log.os, "write", write)
+    monkeypatch.setattr(log_files.os, "write", write)
     log = start()
     log.submit(batch(2, "before"))
     wait_for(lambda: sample(metrics, "lines_total") == 2)
@@ -269,7 +270,7 @@ def test_shutdown_writes_out_the_queue_and_closes_the_file(start, tmp_path, metr
 
 def test_shutdown_is_bounded_when_the_writer_is_stuck(start, metrics, monkeypatch):
     stuck = threading.Event()
-    monkeypatch.setattr(prediction_log._Files, "write", lambda self, groups: stuck.wait(30))
+    monkeypatch.setattr(log_files.LogFiles, "write", lambda self, groups: stuck.wait(30))
     log = start(shutdown_seconds=0.2)
     log.submit(batch(2))
     wait_for(lambda: log.queued == 0)
