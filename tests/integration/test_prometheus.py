@@ -2,7 +2,8 @@
 alert rules, scrapes two real servers (one ready, one whose model cannot load) and a real
 Pushgateway the monitor's result was pushed to. Every query of the Grafana dashboard must return
 data, every rule must evaluate, and exactly the alerts this traffic and this result call for must
-be on.
+be on. The monitor's other route, a file for node_exporter's textfile collector, is read by a
+real node_exporter.
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ from tests.unit.test_serve_app import NAME, records, triton_inputs
 
 PROMETHEUS = shutil.which("prometheus")
 PUSHGATEWAY = shutil.which("prometheus-pushgateway")
+NODE_EXPORTER = shutil.which("prometheus-node-exporter")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        PROMETHEUS is None or PUSHGATEWAY is None,
-        reason="prometheus or prometheus-pushgateway is not installed "
-        "(Debian: apt-get install prometheus prometheus-pushgateway; .ci/run installs both)",
+        None in (PROMETHEUS, PUSHGATEWAY, NODE_EXPORTER),
+        reason="prometheus, prometheus-pushgateway or prometheus-node-exporter is not installed "
+        "(Debian packages of those names; .ci/run installs them)",
     ),
 ]
 
@@ -217,6 +219,50 @@ def test_push_replaces_the_whole_group_on_a_real_pushgateway(gateway: Process):
         for s in family.samples
     }
     assert features == {"Income"}  # Age, Home and Records left with the first push
+
+
+def test_node_exporters_textfile_collector_reads_what_write_writes(tmp_path: Path):
+    assert NODE_EXPORTER is not None
+    textfiles = tmp_path / "textfile"
+    textfiles.mkdir()
+    result = json.loads(RESULT.read_text())
+    prometheus.write(result, textfiles / "modelgate_monitor.prom", timestamp=1_790_000_000.0)
+    port = free_port()
+    node = subprocess.Popen(
+        [
+            NODE_EXPORTER, "--collector.disable-defaults", "--collector.textfile",
+            f"--collector.textfile.directory={textfiles}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=(tmp_path / "node.log").open("wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/metrics"
+        text = _settle(lambda: _text(url), lambda text: text is not None, 30)
+    finally:
+        node.terminate()
+        node.wait(15)
+
+    assert text is not None, (tmp_path / "node.log").read_text()
+    read = _samples(text)
+    assert read[("node_textfile_scrape_error", ())] == 0
+    exported = _samples(prometheus.render(result, 1_790_000_000.0))
+    assert {key: read.get(key) for key in exported} == exported
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def _text(url: str) -> str | None:
+    try:
+        return httpx.get(url, timeout=1).text
+    except httpx.TransportError:
+        return None
 
 
 def test_every_dashboard_query_rule_and_expected_alert_on_a_real_prometheus(
