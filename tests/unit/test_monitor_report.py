@@ -100,8 +100,11 @@ def test_an_estimate_below_the_gate_is_degraded_before_any_label() -> None:
 def test_a_small_window_says_insufficient_and_what_was_not_done() -> None:
     text = report.render(load("insufficient"))
 
-    assert "> [!WARNING]\n> **INSUFFICIENT DATA**" in text
-    assert "Not tested: the window is too small for a verdict." in text
+    reason = "40 rows, fewer than min_rows (100): no verdict"
+    assert f"> [!WARNING]\n> **INSUFFICIENT DATA**: {reason}." in text
+    assert f"Not tested: {reason}." in text
+    assert "## Score drift" not in text
+    assert "Not tested: the window is too small" in report.drift_section(None)
     assert "no outcomes supplied" in text
     assert "No outcomes file: nothing to measure yet." in text
     assert row(text, "ROC-AUC")[-1] == "inconclusive: the interval spans the limit"

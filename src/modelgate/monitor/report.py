@@ -85,7 +85,8 @@ def verdict(result: Result) -> str:
     drifted, degraded = _drifted(result), _degraded_parts(result)
     heads = []
     if status == "insufficient":
-        heads.append("**INSUFFICIENT DATA**: too few predictions in the window for a verdict")
+        reason = (result.get("drift") or {}).get("reason") or "too few predictions for a verdict"
+        heads.append(f"**INSUFFICIENT DATA**: {reason}")
     if drifted:
         heads.append("**DRIFT** in " + ", ".join(drifted))
     if degraded:
@@ -153,8 +154,9 @@ def _order(features: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 
 
 def drift_section(drift: Mapping[str, Any] | None) -> str:
-    if not drift:
-        return "## Input drift\n\nNot tested: the window is too small for a verdict."
+    if not drift or drift.get("status") == "insufficient":
+        reason = (drift or {}).get("reason") or "the window is too small for a verdict"
+        return f"## Input drift\n\nNot tested: {reason}."
     features = _order(drift.get("features", []))
     intro = (
         f"{drift['tests']} tests on {len(features)} features and the score, "
