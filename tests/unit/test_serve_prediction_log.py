@@ -18,11 +18,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
 from modelgate.serve import log_files, prediction_log
+from modelgate.serve.app import create_app
 from modelgate.serve.prediction_log import Batch, PredictionLog, encode
+from modelgate.serve.settings import Settings
 from modelgate.serve.telemetry import Metrics
+from tests.unit._pipeline import PipelineRun
+from tests.unit.test_serve_app import records
 
 NAME = re.compile(r"predictions-(\d{8}T\d{12}Z)-(\d+)-(\d{6})\.jsonl")
 WHEN = 1796230800.123456  # 2026-12-02T17:00:00.123456Z
@@ -295,3 +301,47 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_a_stalled_sink_drops_rows_while_requests_keep_their_latency(
+    exported_model: Path, tmp_path: Path, pipeline_run: PipelineRun, monkeypatch
+):
+    """The writer blocks on a lock the test holds: the queue fills, rows are dropped and
+    counted, and requests take as long as they do with a healthy sink."""
+    stall = threading.Lock()
+    write = log_files.LogFiles.write
+
+    def stalled(self: log_files.LogFiles, groups: list) -> None:
+        with stall:
+            write(self, groups)
+
+    monkeypatch.setattr(log_files.LogFiles, "write", stalled)
+    rows = records(pd.read_parquet(pipeline_run.part("test")).head(1), pipeline_run.schema)
+    settings = Settings(
+        model=exported_model, prediction_log_dir=tmp_path / "log",
+        prediction_log_queue_rows=50, prediction_log_flush_seconds=0.01,
+    )  # fmt: skip
+    with TestClient(create_app(settings)) as client:
+        metrics = client.app.state.metrics
+        healthy = _latencies(client, rows, 200)
+        wait_for(lambda: sample(metrics, "lines_total") == 200)
+        with stall:
+            stalled_latencies = _latencies(client, rows, 300)
+            dropped = sample(metrics, "dropped_total", reason="queue_full")
+            queued = sample(metrics, "queue_rows")
+        wait_for(lambda: sample(metrics, "queue_rows") == 0)
+
+    assert dropped > 200  # all but the queue's 50 and what the writer took before it stalled
+    assert queued == 50
+    assert np.median(stalled_latencies) < 2 * np.median(healthy) + 0.002
+    assert np.percentile(stalled_latencies, 99) < 0.1
+    assert len(lines_in(tmp_path / "log")) == 200 + 300 - dropped
+
+
+def _latencies(client: TestClient, rows: list[dict], count: int) -> list[float]:
+    out = []
+    for _ in range(count):
+        began = time.perf_counter()
+        assert client.post("/predict", json=rows).status_code == 200
+        out.append(time.perf_counter() - began)
+    return out
