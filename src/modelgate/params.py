@@ -105,6 +105,15 @@ class DriftParams(_Section):
 
     alpha: float = Field(gt=0, lt=0.5)  # family-wise false-alarm rate per window, all tests
     min_rows: int = Field(ge=1)  # a window smaller than this gets no verdict
+    # A test alarms when it is significant after Holm and its effect reaches its floor
+    # (modelgate.monitor.effect says what each measure means).
+    numeric_floor: float = Field(ge=0)  # Wasserstein distance, in reference SDs
+    score_floor: float = Field(ge=0)  # the same, for the model's score
+    categorical_floor: float = Field(ge=0)  # PSI over the tested bins
+    missing_floor: float = Field(ge=0, le=1)  # change in the share of missing values
+    unseen_floor: float = Field(ge=0, le=1)  # share of rows in categories never seen
+    rare_share: float = Field(gt=0, lt=1)  # rarer reference categories share one bin
+    min_expected: float = Field(gt=0)  # ... as do those expected fewer times in the window
 
 
 class PerformanceParams(_Section):
