@@ -345,3 +345,12 @@ def _latencies(client: TestClient, rows: list[dict], count: int) -> list[float]:
         assert client.post("/predict", json=rows).status_code == 200
         out.append(time.perf_counter() - began)
     return out
+
+
+def test_the_readme_names_every_setting_and_drop_reason_of_the_log():
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    named = set(re.findall(r"MODELGATE_(PREDICTION_LOG_[A-Z_]+)", text))
+    fields = {name.upper() for name in Settings.model_fields if name.startswith("prediction_log")}
+
+    assert named == fields
+    assert all(f"`{reason}`" in text for reason in prediction_log.DROP_REASONS)
