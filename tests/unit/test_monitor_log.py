@@ -122,6 +122,7 @@ def test_other_model_versions_are_filtered_out_before_their_features_are_checked
     frame = read_window(tmp_path, None, None, SCHEMA, model_version="v1")
 
     assert frame["request_id"].unique().tolist() == ["new"]
+    assert frame.attrs["other_versions"] == 1
     with pytest.raises(LogError, match=r"line 1: features lack \['channel', 'hour'\]"):
         read_window(tmp_path, None, None, SCHEMA)
 

@@ -79,6 +79,7 @@ def read_window(
     defaults to the `AWS_ENDPOINT_URL` variable, credentials to the usual AWS chain. Raises
     LogError when no log file is found, or (`errors="raise"`) for any line that breaks the
     schema; with "skip", `attrs["skipped_lines"]` counts them, `attrs["problems"]` names some.
+    `attrs["other_versions"]` counts the window's rows of other model versions, left out.
     """
     for bound in (start, end):
         if bound is not None and bound.utcoffset() is None:
@@ -89,14 +90,14 @@ def read_window(
     wanted = [f for f in files if end is None or f.first < end]
     with _no_gc():
         records, where, problems = _parse(wanted)
-    keep = [model_version is None or r["model_version"] == model_version for r in records]
-    records, where = _compress(records, keep), _compress(where, keep)
     times = _times([r["time"] for r in records], where, problems)
-    keep = (
+    in_window = (
         times.notna()
         & (start is None or times >= pd.Timestamp(start))
         & (end is None or times < pd.Timestamp(end))
     ).to_numpy()
+    served = np.array([model_version in (None, r["model_version"]) for r in records], dtype=bool)
+    keep = in_window & served
     records, where, times = _compress(records, keep), _compress(where, keep), times[keep]
     features, bad = _features([r["features"] for r in records], schema, where, problems)
     if problems and errors == "raise":
@@ -104,7 +105,11 @@ def read_window(
         raise LogError(f"{len(problems)} line(s) of the prediction log break its schema:\n{listed}")
     frame = _frame(records, times, features, schema).loc[~bad]
     frame = frame.sort_values(["time", "request_id", "row"], kind="stable", ignore_index=True)
-    frame.attrs.update(skipped_lines=len(problems), problems=problems[:MAX_PROBLEMS])
+    frame.attrs.update(
+        skipped_lines=len(problems),
+        problems=problems[:MAX_PROBLEMS],
+        other_versions=int((in_window & ~served).sum()),
+    )
     return frame
 
 
