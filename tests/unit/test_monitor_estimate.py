@@ -159,7 +159,8 @@ def test_interval_leaves_out_nan_draws_and_has_no_bounds_without_any() -> None:
     draws = np.r_[np.linspace(0, 1, 101), np.nan]
 
     assert interval(0.5, draws, 0.9) == pytest.approx({"value": 0.5, "low": 0.05, "high": 0.95})
-    assert interval(None, np.full(3, np.nan), 0.9) == {"value": None, "low": None, "high": None}
+    assert interval(0.5, np.full(3, np.nan), 0.9) == {"value": 0.5, "low": None, "high": None}
+    assert interval(None, draws, 0.9) == {"value": None, "low": None, "high": None}
 
 
 def test_the_interval_covers_realized_performance_of_calibrated_windows() -> None:

@@ -18,8 +18,8 @@ holds (a bootstrap of rows) and their outcomes (Bernoulli draws).
 
 benchmarks/bench_monitor_estimate.py halves validation + test 300 times (one half calibrates,
 the other is the window): the ROC-AUC estimate errs by -0.003 on average (isotonic +0.008, raw
-scores +0.039), and the 95% interval held the realized ROC-AUC 94.7% of the time and the default
-rate 96.0%.
+scores +0.039), and the 95% interval held the realized ROC-AUC 95.0% of the time and the default
+rate 96.7%.
 """
 
 from __future__ import annotations
@@ -134,25 +134,28 @@ def simulate(
     """
     rng = np.random.default_rng(seed)
     counts, x = _groups(scores)
-    rows = int(counts.sum())
     params = rng.multivariate_normal(
         [calibration.slope, calibration.intercept], calibration.covariance, size=draws
     )
     p = expit(params[:, :1] * x + params[:, 1:])
-    drawn = rng.multinomial(rows, counts / rows, size=draws)
+    # The Poisson bootstrap (each row drawn Poisson(1) times) rather than the multinomial:
+    # the same to O(1/rows) for these ratios, and a third of the cost on large windows.
+    drawn = rng.poisson(counts, size=(draws, len(counts)))
     pos = rng.binomial(drawn, p)
     neg = drawn - pos
     below = np.cumsum(neg, axis=1) - neg
     pairs = pos.sum(axis=1) * neg.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         auc = np.where(pairs > 0, (pos * (below + 0.5 * neg)).sum(axis=1) / pairs, np.nan)
-    return auc, pos.sum(axis=1) / rows
+        rate = pos.sum(axis=1) / drawn.sum(axis=1)
+    return auc, rate
 
 
 def interval(value: float | None, draws: np.ndarray, confidence: float) -> dict[str, float | None]:
-    """`value` with the central `confidence` range of `draws` (NaN draws left out)."""
+    """`value` with the central `confidence` range of `draws` (NaN draws left out); no
+    bounds for no value."""
     kept = draws[~np.isnan(draws)]
-    if not len(kept):
+    if value is None or not len(kept):
         return {"value": value, "low": None, "high": None}
     tail = (1 - confidence) / 2
     low, high = np.quantile(kept, [tail, 1 - tail])

@@ -166,18 +166,25 @@ def cohort(
     return {**out, **values, **verdict, "judged": True, "degraded": degraded, "note": None}
 
 
+def _name(period: pd.Period, unit: str) -> str:
+    if unit == "month":
+        return period.strftime("%Y-%m")
+    year, week, _ = period.start_time.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
 def cohort_names(times: pd.Series, unit: str) -> tuple[pd.Series, pd.Series]:
     """Each decision's cohort name ("2026-07", or ISO week "2026-W27") and the cohort's end
-    (exclusive, naive UTC)."""
+    (exclusive, naive UTC). Names are formatted once per cohort, not once per row."""
     naive = times.dt.tz_convert("UTC").dt.tz_localize(None)
     periods = naive.dt.to_period("M" if unit == "month" else "W-SUN")  # weeks start on Monday
-    starts = periods.dt.start_time
-    if unit == "month":
-        names = starts.dt.strftime("%Y-%m")
-    else:
-        iso = starts.dt.isocalendar()
-        names = iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
-    return names, (periods + 1).dt.start_time
+    codes, unique = pd.factorize(periods)
+    names = np.array([_name(p, unit) for p in unique], dtype=object)
+    ends = pd.DatetimeIndex([(p + 1).start_time for p in unique])
+    return (
+        pd.Series(names[codes], index=times.index),
+        pd.Series(ends[codes], index=times.index),
+    )
 
 
 def realized(
