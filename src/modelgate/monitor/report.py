@@ -211,7 +211,8 @@ def estimated_section(result: Result) -> str:
     rows = [
         ["ROC-AUC", _interval(auc), _f(test.get("roc_auc")), _limit(limits.get("roc_auc")),
          reading],
-        ["default rate", _interval(estimated["default_rate"]), "-", "-", "-"],
+        ["default rate", _interval(estimated["default_rate"]), _f(test.get("default_rate")),
+         "-", "-"],
     ]  # fmt: skip
     header = ["metric", f"estimate [{level} interval]", "test set", "gate limit", "reading"]
     cal = estimated.get("calibration") or {}
