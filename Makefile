@@ -49,6 +49,7 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 # The locked versions as DVC params, so a library bump reruns the stages that import it.
 libraries.yaml: uv.lock
 	PYTHONPATH=src $(PYTHON) -m modelgate.libraries --lock $< --out $@
+	@touch $@  # rewritten only when a version changed: newer than uv.lock either way
 
 .PHONY: env
 env: $(VENV)/.synced libraries.yaml ## Create .venv exactly from uv.lock (and libraries.yaml from it)
@@ -96,6 +97,15 @@ deploy-check: env lock-check ## Fail unless the workspace matches dvc.lock and e
 	@# The champion gate declares no output, so a pulled workspace has no result for it: rerun it.
 	$(BASE_ENV) dvc repro --force --single-item champion_gate
 	python -m modelgate.gates.verdict --gates-dir reports/gates --report reports/gates.json
+
+# Production monitoring (README, "Monitoring"): LOG is the prediction log, a directory or an
+# s3:// prefix; the rest is optional. Exit 3 drift, 4 degraded, 5 both.
+.PHONY: monitor
+monitor: env ## Judge logged predictions: LOG=dir|s3://... [OUTCOMES=csv START= END= AS_OF= PUSHGATEWAY=]
+	@test -n "$(LOG)" || { echo "make monitor needs LOG=<directory or s3://bucket/prefix>" >&2; exit 2; }
+	modelgate monitor --log "$(LOG)" $(if $(OUTCOMES),--outcomes "$(OUTCOMES)") \
+	  $(if $(START),--start "$(START)") $(if $(END),--end "$(END)") \
+	  $(if $(AS_OF),--as-of "$(AS_OF)") $(if $(PUSHGATEWAY),--pushgateway "$(PUSHGATEWAY)")
 
 SMOKE_URL ?= http://127.0.0.1:8080
 PORT ?= 8080

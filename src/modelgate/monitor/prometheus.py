@@ -19,10 +19,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge, Info, generate_latest, push_to_gateway
 from prometheus_client import write_to_textfile as _write_textfile
 
+from modelgate.monitor.status import STATUSES
+
 PREFIX = "modelgate_monitor"
 # The run's verdicts, as `run` names them; each gets a 0/1 sample so an alert can tell "ok"
 # from "no result at all".
-STATUSES = ("ok", "drift", "degraded", "drift+degraded", "insufficient")
 ESTIMATED = {"roc_auc": "ROC-AUC", "default_rate": "default rate"}
 REALIZED = {
     "roc_auc": "ROC-AUC",
