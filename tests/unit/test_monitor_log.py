@@ -21,7 +21,8 @@ from modelgate.model import model_frame
 from modelgate.monitor.log import COLUMNS, LogError, read_window
 from modelgate.params import ColumnSpec
 from modelgate.schema import FeatureSchema
-from modelgate.serve.prediction_log import Batch, PredictionLog, encode, file_label
+from modelgate.serve.log_files import file_label
+from modelgate.serve.prediction_log import Batch, PredictionLog, encode
 from modelgate.serve.telemetry import Metrics
 
 SCHEMA = FeatureSchema(

@@ -290,6 +290,15 @@ def test_shutdown_is_bounded_when_the_writer_is_stuck(start, metrics, monkeypatc
     stuck.set()
 
 
+def test_a_row_that_cannot_be_serialised_is_dropped_and_counted_not_raised(start, metrics):
+    log = start()
+    log.submit(batch(2, amount=[object(), 1.0], channel=np.array([["web"], ["app"]], dtype=object)))
+    log.submit(batch(3, amount=[1.0], channel=np.array([["web"]] * 3, dtype=object)))
+    log.close()
+
+    assert sample(metrics, "dropped_total", reason="encode") == 5
+
+
 def test_every_drop_reason_is_exported_at_zero_even_with_the_log_off(metrics: Metrics):
     text = metrics.registry.get_sample_value
     for reason in prediction_log.DROP_REASONS:

@@ -282,7 +282,7 @@ def _batch(
 ) -> Batch:
     """The request's rows for the prediction log, as the model took them: a number as sent
     (the feed's float32 would log 0.1 as 0.10000000149011612), a category as fed (an unknown
-    one scored as missing is the missing ""). Serialised later, off the request path."""
+    one scored as missing is the missing ""). `PredictionLog.submit` serialises it."""
     route = request.scope.get("route")
     return Batch(
         request_id=request.scope.get("state", {}).get("request_id", ""),

@@ -47,11 +47,11 @@ class LogFiles:
         # Running totals; `lost`: lines written to a file deleted before it was closed.
         self.lines = self.bytes = self.rotations = self.lost = 0
 
-    def write(self, groups: list[tuple[str, list[bytes]]]) -> None:
-        """Append each group's lines; `label` (its time) names a file opened for them."""
+    def write(self, groups: list[tuple[float, list[bytes]]]) -> None:
+        """Append each group's lines; its time (epoch seconds) names a file opened for them."""
         pending: list[bytes] = []
         size = self._size if self._fd is not None else 0  # the open file's, with `pending`
-        for label, lines in groups:
+        for when, lines in groups:
             for line in lines:
                 if self._fd is not None and size > 0 and size + len(line) > self.max_bytes:
                     if pending:
@@ -59,7 +59,7 @@ class LogFiles:
                         pending = []
                     self.close()
                 if self._fd is None:
-                    self._open(label)
+                    self._open(file_label(when))
                     size = 0
                 pending.append(line)
                 size += len(line)
