@@ -3,7 +3,8 @@
 Settings come from `MODELGATE_*` environment variables (see `settings`); the flags override.
 On SIGTERM the server stops reporting ready at once, waits `drain_seconds` for the load balancer
 to notice, closes its listener, lets requests in flight finish (up to
-`graceful_timeout_seconds`), and exits 0. A second signal forces the exit.
+`graceful_timeout_seconds`), writes out the prediction log's queue and closes its file (up to
+`prediction_log_shutdown_seconds`), and exits 0. A second signal forces the exit.
 """
 
 from __future__ import annotations
