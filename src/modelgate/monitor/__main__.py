@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log", required=True, help="prediction log: a directory or s3://...")
     parser.add_argument("--outcomes", type=Path, help="CSV: request_id,outcome,outcome_date")
     parser.add_argument("--start", type=_moment, help="first decision time (ISO 8601, UTC)")
-    parser.add_argument("--end", type=_moment, help="last decision time (ISO 8601, UTC)")
+    parser.add_argument("--end", type=_moment, help="end of the window, exclusive (ISO 8601, UTC)")
     parser.add_argument("--as-of", type=date.fromisoformat, help="today, for outcome maturity")
     parser.add_argument("--reference", type=Path, default=Path("models/reference.json"))
     parser.add_argument("--model", type=Path, default=Path("models/model.onnx"))
@@ -64,9 +64,9 @@ def _model(path: Path) -> tuple[Model, FeatureSchema, dict[str, float]]:
 
 
 def _window(args: argparse.Namespace, model: Model, schema: FeatureSchema) -> Window:
-    rows = log.read_window(args.log, args.start, args.end, schema)
-    served = rows["model_version"] == model.version
-    rows, others = rows[served].reset_index(drop=True), int((~served).sum())
+    # Rows of another model version may carry other features: the reader leaves them out.
+    rows = log.read_window(args.log, args.start, args.end, schema, model_version=model.version)
+    others = int(rows.attrs.get("other_versions", 0))
     if args.outcomes is None:
         return Window(rows, other_versions=others)
     classes = (schema.negative_class, schema.positive_class)
