@@ -21,6 +21,7 @@ import pandas as pd
 from modelgate.cli import StageError
 from modelgate.monitor import drift, effect, multiple
 from modelgate.monitor.reference import CategoricalReference, NumericReference, Reference
+from modelgate.monitor.status import DRIFT, INSUFFICIENT, OK
 from modelgate.params import MISSING_CATEGORY, DriftParams
 
 SCORE = "score"
@@ -75,7 +76,7 @@ def check_drift(reference: Reference, window: pd.DataFrame, params: DriftParams)
     drifted = [f["feature"] for f in features if f["drift"]]
     return {
         **_header(rows, params),
-        "status": "drift" if drifted or score["drift"] else "ok",
+        "status": DRIFT if drifted or score["drift"] else OK,
         "tests": len(tests),
         "drifted": drifted,
         "features": features,
@@ -91,7 +92,7 @@ def _header(rows: int, params: DriftParams) -> dict[str, Any]:
 def _insufficient(rows: int, params: DriftParams) -> dict[str, Any]:
     return {
         **_header(rows, params),
-        "status": "insufficient",
+        "status": INSUFFICIENT,
         "reason": f"{rows} rows, fewer than min_rows ({params.min_rows}): no verdict",
         "tests": 0,
         "drifted": [],

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from modelgate import io
+from modelgate.monitor.status import DRIFT, INSUFFICIENT, OK
 from modelgate.report import charts, md
 
 MARKER = "<!-- modelgate:monitor-report -->"
 FILE = "monitor.md"
 MIN_SHOWN_ROWS = 5
 MAX_CHARTED = 8  # features in the effect-size chart
-ALERTS = {"ok": "TIP", "drift": "WARNING", "insufficient": "WARNING"}  # the rest: CAUTION
+ALERTS = {OK: "TIP", DRIFT: "WARNING", INSUFFICIENT: "WARNING"}  # the rest: CAUTION
 NAMES = {"roc_auc": "ROC-AUC", "ks": "KS", "brier": "Brier", "ece": "ECE"}
 Result = Mapping[str, Any]
 
@@ -84,7 +85,7 @@ def verdict(result: Result) -> str:
     status = str(result.get("status"))
     drifted, degraded = _drifted(result), _degraded_parts(result)
     heads = []
-    if status == "insufficient":
+    if status == INSUFFICIENT:
         reason = (result.get("drift") or {}).get("reason") or "too few predictions for a verdict"
         heads.append(f"**INSUFFICIENT DATA**: {reason}")
     if drifted:
@@ -154,7 +155,7 @@ def _order(features: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 
 
 def drift_section(drift: Mapping[str, Any] | None) -> str:
-    if not drift or drift.get("status") == "insufficient":
+    if not drift or drift.get("status") == INSUFFICIENT:
         reason = (drift or {}).get("reason") or "the window is too small for a verdict"
         return f"## Input drift\n\nNot tested: {reason}."
     features = _order(drift.get("features", []))
