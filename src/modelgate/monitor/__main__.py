@@ -106,10 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (*EXPECTED_FAILURES, ValueError, OSError) as exc:
         logger.error("%s", exc)
         return 1
-    drifted = ", ".join(result["drift"].get("drifted") or []) or "none"
+    score = (result["drift"].get("score") or {}).get("drift")
+    drifted = ", ".join([*(result["drift"].get("drifted") or []), *(["score"] if score else [])])
     logger.info(
         "monitor: %s over %d rows (drifted: %s) -> %s",
-        result["status"], result["window"]["rows"], drifted, args.out,
+        result["status"], result["window"]["rows"], drifted or "none", args.out,
     )  # fmt: skip
     return EXIT_CODES[result["status"]]
 

@@ -27,8 +27,14 @@ def degraded(result: Mapping[str, Any]) -> bool:
     return bool(estimated.get("degraded")) or bool(realized.get("degraded"))
 
 
+def drifted(result: Mapping[str, Any]) -> bool:
+    """Any input feature, or the score, drifted (`drifted` lists input features only)."""
+    block = result["drift"]
+    return bool(block.get("drifted")) or bool((block.get("score") or {}).get("drift"))
+
+
 def status(result: Mapping[str, Any]) -> str:
-    drift = bool(result["drift"].get("drifted"))
+    drift = drifted(result)
     if degraded(result):
         return BOTH if drift else DEGRADED
     if drift:
