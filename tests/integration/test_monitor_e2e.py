@@ -51,9 +51,7 @@ def replay(
     repo: Path, rows: pd.DataFrame, schema: FeatureSchema, log_dir: Path, tmp_path: Path
 ) -> list[str]:
     """Serve the exported model with the log on, send `rows` in batches; the request ids."""
-    server = start(
-        repo / "models/model.onnx", tmp_path, MODELGATE_PREDICTION_LOG_DIR=str(log_dir)
-    )
+    server = start(repo / "models/model.onnx", tmp_path, MODELGATE_PREDICTION_LOG_DIR=str(log_dir))
     ids = []
     try:
         for start_row in range(0, len(rows), BATCH):
