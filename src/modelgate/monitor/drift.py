@@ -6,7 +6,7 @@ size, so that `multiple.holm` can hold the family's false-alarm rate at `monitor
 - numbers: the two-sample Cramér-von Mises test on counts over the distinct values. It sums
   the squared gap between the two ECDFs everywhere, where Kolmogorov-Smirnov looks at the
   largest gap alone, and so finds a location shift with fewer rows (0.98 against 0.94 of
-  0.25-SD shifts of Age found in 500 rows; benchmarks/bench_monitor_calibration.py);
+  0.25-SD shifts of an integer feature found in 500 rows; benchmarks/bench_monitor_calibration.py);
 - categories: Pearson's chi-square on the 2 x k table, after `pool_rare`;
 - missing values: Fisher's exact test, two-sided by doubling the smaller tail;
 - categories the reference never saw: Fisher's exact test of a cell the reference holds none of.

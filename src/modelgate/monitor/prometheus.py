@@ -64,7 +64,7 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "estimated_rows": ("Window rows the label-free performance estimate is made on", ()),
     "estimated_degraded": ("1 when the estimated performance is outside the gate's limits", ()),
     "estimated_confidence": ("Confidence level of the estimate's intervals", ()),
-    "realized_maturity_seconds": ("Age of a decision at which its outcome counts", ()),
+    "realized_maturity_seconds": ("How old a decision must be for its outcome to count", ()),
     "realized_immature_rows": ("Window rows whose outcome is not yet mature", ()),
     "realized_unlabelled_rows": ("Mature decisions with no outcome yet", ()),
     "realized_unmatched_outcomes": ("Outcomes that match no logged prediction", ()),

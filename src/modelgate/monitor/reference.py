@@ -8,7 +8,7 @@ count. The validation rows' scores and labels come too, for performance estimati
 (`estimate`): those rows were not fitted, so their scores are what production's look like.
 
 Values are kept at the precision the model sees them (float32, `modelgate.model.model_frame`),
-and the monitor casts the window the same way: an Income of 230.8 must be one value on both
+and the monitor casts the window the same way: an income of 230.8 must be one value on both
 sides, or every tie between them becomes a difference. The file writes each float32 as its
 shortest exact decimal, not through `modelgate.io.dumps`, whose six significant digits would move
 some float32 values off themselves; keys are sorted, so the same inputs give the same bytes and
