@@ -134,6 +134,30 @@ class MonitorParams(_Section):
     performance: PerformanceParams
 
 
+class RetrainParams(_Section):
+    """When `make retrain-pr` retrains, and on which rows (modelgate.retrain).
+
+    A decision's outcome counts once it is `monitor.performance.maturity_days` old: the monitor
+    owns that fact, so it is not repeated here.
+    """
+
+    triggers: tuple[Literal["drift", "degraded"], ...] = Field(min_length=1)  # verdicts that act
+    policy: Literal["append", "window"]
+    window_months: int = Field(ge=1)  # `window`: production rows of the last this many months
+    holdout_share: float = Field(gt=0, lt=1)  # most recent matured rows kept out of training
+    min_holdout_rows: int = Field(ge=1)  # ... but at least this many (the out-of-time test)
+    min_new_rows: int = Field(ge=1)  # fewer matured rows obeying the contract: no retraining
+    min_snapshot_rows: int = Field(ge=1)  # a next snapshot smaller than this is refused
+
+    @model_validator(mode="after")
+    def _check_rows(self) -> RetrainParams:
+        if self.min_new_rows <= self.min_holdout_rows:
+            raise ValueError(
+                "min_new_rows must exceed min_holdout_rows: some rows must be left to train on"
+            )
+        return self
+
+
 S = TypeVar("S", bound=BaseModel)
 
 
