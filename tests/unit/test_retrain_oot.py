@@ -84,3 +84,16 @@ def test_a_row_breaking_the_contract_is_an_error(exported_model: Path, tmp_path:
     model = exported_model.read_bytes()
     with pytest.raises(DataContractError, match="out-of-time rows breaks the data contract"):
         compare(oot, SCHEMA, model, model, CHAMPION, COSTS, bins=5)
+
+
+def test_rows_either_model_may_have_trained_on_are_left_out(exported_model: Path, tmp_path: Path):
+    oot = _oot(tmp_path)
+    seen = oot.iloc[:40].drop(columns=DECIDED_AT)  # appended to the snapshot by a past retrain
+    model = exported_model.read_bytes()
+
+    result = compare(oot, SCHEMA, model, model, CHAMPION, COSTS, bins=5, seen=seen)
+
+    assert result.status is Status.PASS
+    assert "scored on the 260 of 300 test rows that the base model did not train on" in (
+        result.notes
+    )

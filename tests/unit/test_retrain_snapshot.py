@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from datetime import date
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from modelgate.gates.champion import ChampionParams
+from modelgate.monitor import status
 from modelgate.params import (
     MISSING_CATEGORY,
     IngestParams,
@@ -356,3 +358,8 @@ def test_the_repository_params_hold_out_enough_rows_for_a_champion_verdict():
     retrain = load_section(ROOT / "params.yaml", "retrain", RetrainParams)
     champion = load_section(ROOT / "params.yaml", "gates.champion", ChampionParams)
     assert retrain.min_holdout_rows >= champion.min_rows
+
+
+def test_triggers_are_the_monitor_verdicts():
+    triggers = RetrainParams.model_fields["triggers"].annotation
+    assert set(get_args(get_args(triggers)[0])) == {status.DRIFT, status.DEGRADED}

@@ -25,17 +25,22 @@ def compare(
     champion: ChampionParams,
     costs: CostMatrix,
     bins: int,
+    seen: pd.DataFrame | None = None,
 ) -> GateResult:
     """The champion gate with the retrained model as challenger and production as the base, on
     `oot` (raw rows from `snapshot.split_out_of_time`, typed here as ingest types test rows).
 
+    `seen` (raw rows, e.g. the current snapshot) are rows either model may have trained on:
+    out-of-time rows equal to one of them are left out, and the notes say how many. The newest
+    matured rows are unseen by construction, unless an earlier retrain appended them.
     Raises DataContractError if a row breaks the contract: quarantine should have set it aside.
     """
     test = typed(oot, schema)
-    # No row to leave out, and the gate is told so with an empty frame rather than None: None
-    # means "the base's training rows are unknown", which adds a note that does not hold here
-    # and skips the gate's row minimum (gates.champion.min_rows), which must still apply.
-    base = Base(ref=PRODUCTION, model=production_model, fit_data=test.iloc[:0])
+    # Without `seen`, the gate is told there is nothing to leave out by an empty frame, not
+    # None: None means "the base's training rows are unknown", which adds a note that does not
+    # hold here and skips the gate's row minimum (gates.champion.min_rows), which must apply.
+    fit_data = test.iloc[:0] if seen is None or seen.empty else typed(seen, schema)
+    base = Base(ref=PRODUCTION, model=production_model, fit_data=fit_data)
     result = champion_gate(test, schema, retrained_model, base, champion, costs, bins)
     result.notes.append(_rows_note(oot))
     return result

@@ -86,14 +86,16 @@ def quarantine(raw: pd.DataFrame, ingest: IngestParams) -> tuple[pd.DataFrame, p
     if absent:
         raise ValueError(f"rows lack the contract's column(s) {absent}")
     rows = raw.reset_index(drop=True)
-    reasons = pd.Series("", index=rows.index, dtype=object)
+    reasons = np.full(len(rows), "", dtype=object)
     for name in contract:
         # The contract judges each cell alone, so each distinct value is checked once.
         codes, values = pd.factorize(rows[name], use_na_sentinel=False)
         broken = np.asarray(_broken_rules(name, pd.Series(values, dtype=object), ingest))
-        found = pd.Series(broken[codes], index=rows.index)
-        reasons = reasons.str.cat(found, sep="; ").str.strip("; ")
-    bad = (reasons != "").to_numpy()
+        found = broken[codes]
+        reasons = np.where(
+            found == "", reasons, np.where(reasons == "", found, reasons + "; " + found)
+        )
+    bad = reasons != ""
     quarantined = rows[bad].assign(**{REASON: reasons[bad]})
     return rows[~bad].reset_index(drop=True), quarantined.reset_index(drop=True)
 
