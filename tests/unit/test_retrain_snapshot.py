@@ -363,3 +363,15 @@ def test_the_repository_params_hold_out_enough_rows_for_a_champion_verdict():
 def test_triggers_are_the_monitor_verdicts():
     triggers = RetrainParams.model_fields["triggers"].annotation
     assert set(get_args(get_args(triggers)[0])) == {status.DRIFT, status.DEGRADED}
+
+
+def test_an_appended_snapshot_starts_with_the_current_file_byte_for_byte(tmp_path: Path):
+    path = tmp_path / "raw.csv"
+    make_tiny_frame(50).to_csv(path, index=False)
+    current = read_raw(path)
+
+    next_snapshot(current, _raw_rows(30), _params()).to_csv(tmp_path / "next.csv", index=False)
+
+    before, after = path.read_text(), (tmp_path / "next.csv").read_text()
+    assert after.startswith(before)
+    assert after.count("\n") == before.count("\n") + 30
