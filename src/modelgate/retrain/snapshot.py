@@ -86,6 +86,8 @@ def quarantine(raw: pd.DataFrame, ingest: IngestParams) -> tuple[pd.DataFrame, p
     if absent:
         raise ValueError(f"rows lack the contract's column(s) {absent}")
     rows = raw.reset_index(drop=True)
+    if rows.empty:  # the contract refuses an empty file; no rows have nothing to set aside
+        return rows, rows.assign(**{REASON: pd.Series(dtype=object)})
     reasons = np.full(len(rows), "", dtype=object)
     for name in contract:
         # The contract judges each cell alone, so each distinct value is checked once.
