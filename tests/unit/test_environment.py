@@ -38,6 +38,8 @@ MODULES = {
     "onnxruntime": "onnxruntime",
     "skl2onnx": "skl2onnx",
     "onnxmltools": "onnxmltools.convert.xgboost",
+    "scipy": "scipy.stats",
+    "boto3": "boto3.s3.transfer",
     "fastapi": "fastapi",
     "uvicorn": "uvicorn",
     "prometheus-client": "prometheus_client",
