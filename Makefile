@@ -107,6 +107,16 @@ monitor: env ## Judge logged predictions: LOG=dir|s3://... [OUTCOMES=csv START= 
 	  $(if $(START),--start "$(START)") $(if $(END),--end "$(END)") \
 	  $(if $(AS_OF),--as-of "$(AS_OF)") $(if $(PUSHGATEWAY),--pushgateway "$(PUSHGATEWAY)")
 
+# Retraining from the monitor's verdict (after `make monitor`): PROD is the revision production
+# serves, LOG and OUTCOMES as for monitor. Everything but the GitHub call; reports/retrain/ says
+# what it did (decision.json) and holds the PR body (body.md).
+.PHONY: retrain-pr
+retrain-pr: env ## Retrain on matured outcomes on a PR branch: PROD=rev LOG= OUTCOMES= [AS_OF= PR_BASE= DVC_REMOTE= NO_PUSH=1]
+	modelgate retrain-pr $(if $(PROD),--production "$(PROD)") $(if $(LOG),--log "$(LOG)") \
+	  $(if $(OUTCOMES),--outcomes "$(OUTCOMES)") $(if $(AS_OF),--as-of "$(AS_OF)") \
+	  $(if $(PR_BASE),--base "$(PR_BASE)") $(if $(DVC_REMOTE),--dvc-remote "$(DVC_REMOTE)") \
+	  $(if $(NO_PUSH),--no-push)
+
 SMOKE_URL ?= http://127.0.0.1:8080
 PORT ?= 8080
 .PHONY: serve
@@ -125,7 +135,7 @@ registry-env: | $(UV) ## Install only GTO from uv.lock into .tools/registry (all
 	UV_PROJECT_ENVIRONMENT=$(TOOLS)/registry $(UV) sync --frozen --only-group registry --no-install-project
 
 .PHONY: test
-test: data ## Run every test (unit, integration, slow ones included)
+test: repro ## Reproduce the pipeline, then run every test (unit, integration, slow ones included)
 	python -m pytest $(PYTEST_ARGS)
 
 .PHONY: test-fast
