@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 COMMANDS = {
     "monitor": ("modelgate.monitor.__main__", "judge a window of logged predictions"),
+    "retrain-pr": ("modelgate.retrain.__main__", "retrain on matured outcomes, on a PR branch"),
 }
 
 
