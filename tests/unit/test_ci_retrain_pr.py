@@ -5,6 +5,7 @@ sees every request the real command makes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -274,14 +275,18 @@ def test_the_import_closure_is_the_standard_library() -> None:
 # --- the real command, against a loopback server -------------------------------------------
 
 
-@pytest.fixture
-def github_server() -> Iterator[tuple[str, type[_Handler]]]:
+@contextlib.contextmanager
+def loopback(api: list[dict[str, Any]]) -> Iterator[tuple[str, Recorded]]:
+    """A GitHub API on 127.0.0.1 answering the recorded exchanges `api`, and its record of
+    every request (tests/unit/test_monitor_workflow.py runs the workflow's steps on it too)."""
     handler = type("Handler", (_Handler,), {})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    handler.recorded = Recorded(api, base)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
+        yield base, handler.recorded
     finally:
         server.shutdown()
         server.server_close()
@@ -300,27 +305,30 @@ EXACT = {
 
 @pytest.mark.parametrize(("name", "drift_passed"), list(EXACT), ids=lambda v: str(v))
 def test_the_command_makes_exactly_these_requests(
-    name: str, drift_passed: bool, tmp_path: Path, github_server: tuple[str, type[_Handler]]
+    name: str, drift_passed: bool, tmp_path: Path
 ) -> None:
     """As monitor.yml runs it (the runner's python, no site-packages): the only requests are
     the PR lookup and the one write; never /merge, a review, auto-merge or GraphQL."""
-    base, handler = github_server
-    handler.recorded = Recorded(scenario(name)["api"], base)
     (tmp_path / "body.md").write_text(HOSTILE_REPORT)
     argv = _argv(tmp_path, *(["--drift-passed"] if drift_passed else []))
     argv[argv.index("--body-file") + 1] = str(tmp_path / "body.md")
-    env = {"PYTHONPATH": str(ROOT / "src"), "GITHUB_TOKEN": "t0ken", "GITHUB_API_URL": base}
-    done = subprocess.run(
-        [sys.executable, "-S", "-m", "modelgate.ci.retrain_pr", *argv],
-        env={**env, "PATH": os.environ.get("PATH", "")},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    with loopback(scenario(name)["api"]) as (base, recorded):
+        env = {"PYTHONPATH": str(ROOT / "src"), "GITHUB_TOKEN": "t0ken", "GITHUB_API_URL": base}
+        done = subprocess.run(
+            [sys.executable, "-S", "-m", "modelgate.ci.retrain_pr", *argv],
+            env={**env, "PATH": os.environ.get("PATH", "")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     code, expected = EXACT[(name, drift_passed)]
     assert done.returncode == code, done.stderr
-    requests = handler.recorded.requests
+    assert_only_these(recorded, expected)
+
+
+def assert_only_these(recorded: Recorded, expected: list[tuple[str, str]]) -> None:
+    requests = recorded.requests
     assert [(method, path) for method, path, _, _ in requests] == expected
     assert not [p for _, p, _, _ in requests if "merge" in p or "review" in p or "graphql" in p]
     for method, _, _, payload in requests:

@@ -6,8 +6,14 @@ modelgate monitor and modelgate.retrain define."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import re
 import shlex
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +25,7 @@ from modelgate.monitor.status import EXIT_CODES
 from modelgate.retrain import __main__ as retrain_main
 from modelgate.retrain import decision as retrain
 from tests.conftest import ROOT
+from tests.unit.test_ci_retrain_pr import assert_only_these, loopback
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 TEXT = (WORKFLOWS / "monitor.yml").read_text()
@@ -303,3 +310,156 @@ def test_every_make_target_it_runs_exists_with_the_variables_it_passes(target: s
     for command in passed:
         for variable in _make_vars(command):
             assert f"$({variable})" in recipe, (target, variable)
+
+
+# --- the steps' own scripts, run as GitHub runs them -----------------------------------------
+
+BASH = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"]  # GitHub's `shell: bash`
+BRANCH = "retrain/credit-risk/drift-2026-12-02"
+HEAD = "7c3e9a1f5b2d4e6f8091a2b3c4d5e6f708192a3b"
+
+
+def _run(step: dict[str, Any], cwd: Path, **env: str) -> tuple[int, dict[str, str], str]:
+    """A step's `run` in `cwd` with `env`: its exit code, its outputs and its log."""
+    files = {"GITHUB_OUTPUT": cwd / "output.txt", "GITHUB_STEP_SUMMARY": cwd / "summary.md"}
+    for path in files.values():
+        path.write_text("")
+    environment = {"PATH": os.environ["PATH"], "HOME": str(cwd), **env}
+    done = subprocess.run(
+        [*BASH, step["run"]], cwd=cwd, env={**environment, **{k: str(v) for k, v in files.items()}},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    lines = files["GITHUB_OUTPUT"].read_text().splitlines()
+    return done.returncode, dict(line.split("=", 1) for line in lines), done.stdout + done.stderr
+
+
+def _decide(tmp_path: Path, **fields: Any) -> dict[str, Any]:
+    """decision.json and body.md as modelgate.retrain writes them."""
+    decision = retrain.Decision(**{
+        "action": retrain.OPEN, "branch": BRANCH, "title": "Retrain credit-risk: drift in Income",
+        "reason": "monitor status drift: Income drifted", "model": "credit-risk",
+        "status": "drift", "base": "main", "commit": HEAD, "body": "reports/retrain/body.md",
+        **fields,
+    })  # fmt: skip
+    out = tmp_path / retrain_main._parser().parse_args([]).out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / retrain.DECISION_FILE).write_text(json.dumps(dataclasses.asdict(decision)))
+    (out / retrain.BODY_FILE).write_text("# Retrain credit-risk\n\nIncome drifted.\n")
+    return dataclasses.asdict(decision)
+
+
+needs_jq = pytest.mark.skipif(shutil.which("jq") is None, reason="jq is on GitHub's runners")
+
+
+@needs_jq
+@pytest.mark.parametrize(
+    ("action", "scenario", "expected"),
+    [
+        (retrain.OPEN, "create", [("GET", "/pulls"), ("POST", "/pulls")]),
+        (retrain.UPDATE, "update", [("GET", "/pulls"), ("PATCH", "/pulls/21")]),
+        (retrain.DRIFT_PASSED, "drift-passed",
+         [("GET", "/pulls"), ("GET", "/issues/21/comments"), ("POST", "/issues/21/comments")]),
+    ],
+)  # fmt: skip
+def test_the_decision_and_pr_steps_pass_retrain_prs_decision_to_the_api(
+    action: str, scenario: str, expected: list[tuple[str, str]], tmp_path: Path
+) -> None:
+    decision = _decide(tmp_path, action=action, commit=None if action == "drift-passed" else HEAD)
+    code, outputs, log = _run(_by_id("retrain", "decision"), tmp_path)
+    assert code == 0, log
+    assert outputs == {"action": action, "branch": BRANCH, "commit": decision["commit"] or ""}
+    assert f"### Retraining: {action}" in (tmp_path / "summary.md").read_text()
+    step = _step("retrain", "Open or update the pull request")
+    data = json.loads((ROOT / f"tests/testdata/github/retrain-{scenario}.json").read_text())
+    with loopback(data["api"]) as (base, recorded):
+        code, _, log = _run(
+            step, tmp_path, GITHUB_TOKEN="t0ken", GITHUB_API_URL=base, ACTION=outputs["action"],
+            BRANCH=outputs["branch"], BOT_LOGIN=data["bot"], GITHUB_REPOSITORY=data["repo"],
+            PYTHONPATH=str(ROOT / "src"),
+        )  # fmt: skip
+    assert code == 0, log
+    assert_only_these(recorded, [(m, f"/repos/{data['repo']}{p}") for m, p in expected])
+    if action == retrain.OPEN:
+        (_, _, _, payload) = recorded.requests[-1]
+        assert (payload["title"], payload["head"]) == (decision["title"], BRANCH)
+
+
+@needs_jq
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"action": "merge"},
+        {"action": retrain.OPEN, "branch": "main"},
+        {"action": retrain.UPDATE, "branch": "retrain/credit-risk/x; gh pr merge"},
+        {"action": retrain.OPEN, "commit": None},
+        {"action": retrain.DRIFT_PASSED, "branch": None},
+    ],
+)
+def test_a_decision_the_steps_cannot_trust_stops_the_job(
+    fields: dict[str, Any], tmp_path: Path
+) -> None:
+    _decide(tmp_path, **fields)
+    code, outputs, log = _run(_by_id("retrain", "decision"), tmp_path)
+    assert code == 1 and outputs == {} and "::error::" in log
+
+
+@needs_jq
+def test_nothing_to_do_reaches_no_push_and_no_api(tmp_path: Path) -> None:
+    _decide(tmp_path, action=retrain.NONE, branch=None, commit=None, body=None)
+    code, outputs, _ = _run(_by_id("retrain", "decision"), tmp_path)
+    assert code == 0 and outputs["action"] == retrain.NONE
+    after = _steps("retrain")[_steps("retrain").index(_by_id("retrain", "decision")) + 1 :]
+    for step in after[:-1]:  # all but the upload: none runs on `none`
+        assert "steps.decision.outputs.action" in step["if"], step["name"]
+        assert "'none'" in step["if"] or "'open'" in step["if"], step["name"]
+
+
+def _git(repo: Path, *args: str) -> str:
+    identity = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
+    done = subprocess.run(
+        ["git", *identity, *args], cwd=repo, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def _commit(repo: Path, text: str) -> str:
+    (repo / "f.txt").write_text(text)
+    _git(repo, "add", "f.txt")
+    _git(repo, "commit", "-q", "-m", text)
+    return _git(repo, "rev-parse", "HEAD")
+
+
+def test_the_branch_push_creates_replaces_under_a_lease_and_the_episode_is_found(
+    tmp_path: Path,
+) -> None:
+    """Real git against a bare origin: the push step creates the branch, refuses to replace
+    one that moved since the job fetched, and replaces it once fetched; the monitor job's
+    episode step then finds it."""
+    origin, job, other = tmp_path / "origin.git", tmp_path / "job", tmp_path / "other"
+    _git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    for clone in (job, other):
+        _git(tmp_path, "clone", "-q", str(origin), str(clone))
+    _git(job, "checkout", "-q", "-b", "main")
+    _commit(job, "main")
+    _git(job, "push", "-q", "origin", "main")
+    push = _step("retrain", "Push the episode's branch")
+    env = {"PUSH_TOKEN": "t0ken", "BRANCH": BRANCH, "GITHUB_SERVER_URL": "https://github.com"}
+    first = _commit(job, "episode")
+    assert _run(push, job, **env, COMMIT=first)[0] == 0
+    assert _git(origin, "rev-parse", BRANCH) == first
+    # A person pushes to the branch meanwhile; this job's fetch does not know it.
+    _git(other, "fetch", "-q")
+    _git(other, "checkout", "-q", BRANCH)
+    theirs = _commit(other, "a person's fix")
+    _git(other, "push", "-q", "origin", BRANCH)
+    _git(job, "checkout", "-q", "main")
+    rebuilt = _commit(job, "rebuilt on main")
+    code, _, log = _run(push, job, **env, COMMIT=rebuilt)
+    assert code != 0 and "stale info" in log
+    assert _git(origin, "rev-parse", BRANCH) == theirs
+    _git(job, "fetch", "-q")  # a later run starts from what is there
+    assert _run(push, job, **env, COMMIT=rebuilt)[0] == 0
+    assert _git(origin, "rev-parse", BRANCH) == rebuilt
+    episode = _by_id("monitor", "episode")
+    assert _run(episode, job, NAME="credit-risk")[1] == {"branch": BRANCH}
+    assert _run(episode, job, NAME="other-model")[1] == {"branch": ""}
