@@ -13,7 +13,9 @@ under the 200 labelled rows a realized verdict needs: the monitor says drift, no
 - Income shifted by 0.5 SD: the monitor exits 3; `make retrain-pr` opens
   `retrain/credit-risk/drift-2026-12-01` on origin with a new raw-data hash, a new dvc.lock and
   the gates' results, its outputs in the bucket, a body naming Income;
-- the same run again: `update`, the same branch force-pushed, still one retraining branch;
+- the same run again, the local cache emptied of production's model and fitting rows as on a
+  fresh CI runner (they are fetched at the production revision): `update`, the same branch
+  force-pushed with the same snapshot and dvc.lock, still one retraining branch;
 - no drift again while the branch is open: `drift-passed`, the branch left alone.
 """
 
@@ -164,6 +166,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> World:
     run_dvc(repo, "remote", "modify", "--local", "team", "secret_access_key", S3_SECRET)
     git(repo, "commit", "--quiet", "--message", "Store DVC data in the team bucket", "--",
         ".dvc/config")  # fmt: skip
+    run_dvc(repo, "push")  # production's outputs, as the team's remote holds them
     origin = root / "origin.git"
     git(root, "clone", "--quiet", "--bare", str(repo), str(origin))
     git(repo, "remote", "add", "origin", str(origin))
@@ -220,6 +223,18 @@ def show(w: World, ref: str, path: str) -> str:
     return git(w.origin, "show", f"{ref}:{path}")
 
 
+PRODUCTION_OUTPUTS = ("models/model.onnx", "data/split/train.parquet",
+                      "data/split/validation.parquet")  # fmt: skip
+
+
+def cache_object(w: World, ref: str, path: str) -> Path:
+    """Where the local DVC cache keeps output `path` of `ref`'s dvc.lock."""
+    lock = yaml.safe_load(show(w, ref, "dvc.lock"))
+    digest = next(o["md5"] for s in lock["stages"].values() for o in s.get("outs", [])
+                  if o["path"] == path)  # fmt: skip
+    return w.repo / ".dvc/cache" / object_key(digest)
+
+
 def md5(dvcfile_text: str) -> str:
     return yaml.safe_load(dvcfile_text)["outs"][0]["md5"]
 
@@ -257,11 +272,9 @@ def test_drift_opens_a_branch_with_a_new_snapshot_lock_and_gates(world: World) -
         assert record["status"] in ("pass", "warn"), record
     # The PR's CI pulls what the branch's dvc.lock names: the bucket holds the new snapshot and
     # the retrained model.
-    lock = yaml.safe_load(show(world, BRANCH, "dvc.lock"))
-    model_md5 = next(o["md5"] for s in lock["stages"].values() for o in s.get("outs", [])
-                     if o["path"] == "models/model.onnx")  # fmt: skip
+    model = cache_object(world, BRANCH, "models/model.onnx").relative_to(world.repo / ".dvc/cache")
     keys = bucket_keys(world.bucket, BUCKET, PREFIX_S3)
-    assert {object_key(new_md5), object_key(model_md5)} <= keys
+    assert {object_key(new_md5), model.as_posix()} <= keys
     body = (world.repo / "reports/retrain/body.md").read_text(encoding="utf-8")
     assert body.startswith("<!-- modelgate:retrain-pr -->\n\n# Retrain credit-risk: drift in")
     assert "**DRIFT** in `Income`" in body
@@ -276,9 +289,16 @@ def test_the_same_run_again_updates_the_same_branch(world: World) -> None:
     assert list(before) == [BRANCH], "run after the drift test"
     run = monitor(world, world.drifted)
     assert "Error 3" in run.stdout, run.stdout[-4000:]
+    # As on a fresh CI runner, the cache lacks production's model and the rows it was fitted
+    # on: the run fetches them from the remote at the production revision.
+    for path in PRODUCTION_OUTPUTS:
+        cache_object(world, "main", path).unlink()
 
     decision = retrain(world, world.drifted)
 
+    assert all(cache_object(world, "main", path).is_file() for path in PRODUCTION_OUTPUTS)
+    body = (world.repo / "reports/retrain/body.md").read_text(encoding="utf-8")
+    assert "test rows that the base model did not train on" in body  # its fit data was there
     assert decision["action"] == "update" and decision["branch"] == BRANCH
     assert retrain_branches(world) == {BRANCH: decision["commit"]}
     # Rebuilt on main from the same rows: the same snapshot and the same pipeline results.

@@ -192,6 +192,7 @@ def test_the_body_reads_in_the_reviewer_s_order() -> None:
         "## The PR report, against production (`7a6d7ca1236c`)",
     ]
     assert body.count(pr.MARKER) == 1
+    assert f"first seen 2026-12-01 (episode `drift-2026-12-01`, branch `{BRANCH}`)" in body
     assert "<!-- modelgate:monitor-report -->" not in body
     assert "<!-- modelgate:pr-report -->" not in body
 

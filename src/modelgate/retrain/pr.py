@@ -138,8 +138,11 @@ def verdict(e: Evidence) -> str:
     head += f". Out-of-time comparison with production: **{sections.STATUS_WORDS[oot]}**"
     worst = "fail" if "fail" in (gates, oot) else gates if gates != "pass" else oot
     alert = sections.ALERTS.get(worst, "CAUTION")
+    episode = e.branch.rsplit("/", 1)[-1]
+    first_seen = re.search(r"\d{4}-\d{2}-\d{2}$", episode)
     facts = [
-        f"episode {md.code(e.branch.rsplit('/', 1)[-1])} on branch {md.code(e.branch)}",
+        (f"first seen {first_seen.group(0)} " if first_seen else "")
+        + f"(episode {md.code(episode)}, branch {md.code(e.branch)})",
         f"production revision {md.code(e.production[:12])}",
         f"base {md.code(e.base)}",
         f"outcomes as of {e.as_of}",
