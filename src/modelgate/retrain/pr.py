@@ -292,11 +292,12 @@ def render(e: Evidence) -> str:
 
 
 def drift_passed(model: str, branch: str, result: Result) -> str:
-    """The comment for an open retraining PR whose drift has passed."""
+    """The comment for an open retraining PR whose drift has passed (a comment, not a body:
+    without the body's marker)."""
     news = (
         f"**The monitor's latest run finds no material drift or degradation for {model}** "
         f"(status {md.code(result.get('status'))}): the episode of {md.code(branch)} has "
         "passed. This pull request stays open for a human to merge or close; no bot does either."
     )
     report = md.details("The monitor's report", demote(monitor_report.render(result)))
-    return f"{MARKER}\n\n{news}\n\n{report}\n"
+    return f"{news}\n\n{report}\n"
