@@ -130,6 +130,16 @@ smoke-test: env ## Check the server at SMOKE_URL: ready, and /predict scores a t
 	  --schema data/processed/schema.json --expected reports/predictions/test.csv \
 	  --model-version "$$(python -m modelgate.registry describe --model $(MODEL) | sed -n 's/^model_version=//p')"
 
+# The model's name is export.model_name; read with the registry env's Python (GTO's ruamel).
+MODEL_NAME_CMD = PYTHONPATH=src $(TOOLS)/registry/bin/python -c 'from pathlib import Path; \
+  from modelgate.params import read_params_file; \
+  print(read_params_file(Path("params.yaml"))["export"]["model_name"])'
+.PHONY: prod-revision
+prod-revision: ## Print key=value lines of the release prod holds now (name, revision, image...); after make registry-env
+	@test -x $(TOOLS)/registry/bin/python || { echo "run make registry-env first" >&2; exit 2; }
+	@PYTHONPATH=src $(TOOLS)/registry/bin/python -m modelgate.registry current \
+	  --name "$$($(MODEL_NAME_CMD))" --stage prod
+
 .PHONY: registry-env
 registry-env: | $(UV) ## Install only GTO from uv.lock into .tools/registry (all the promote job needs)
 	UV_PROJECT_ENVIRONMENT=$(TOOLS)/registry $(UV) sync --frozen --only-group registry --no-install-project

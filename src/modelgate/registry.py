@@ -120,23 +120,34 @@ def resolve(gto: Gto, ref: str, now: datetime | None = None) -> Deployment:
             f"'{ref}' registers {name} {event['version']} but assigns no stage: nothing to"
             f" deploy (gto assign {name} --version {event['version']} --stage STAGE)"
         )
-    check_stage(stage, read_stages(gto.repo), ref)
-    _check_stage_tags(gto, name, stage, now)
-    current = gto.json("show", f"{name}#{stage}")
-    if not current:
-        raise RegistryError(f"no version of {name} is assigned to stage '{stage}' any more")
-    entry = current[0]
-    release = _release_of(entry)
-    assignment = next(s["ref"] for s in entry["stages"] if s["stage"] == stage)
-    if entry["version"] != event["version"]:
+    deployment = current(gto, name, stage, ref, now)
+    if deployment.version != event["version"]:
         logger.info(
             "%s assigned %s, but %s now holds %s (%s): deploying that",
             ref,
             event["version"],
             stage,
-            entry["version"],
-            assignment,
+            deployment.version,
+            deployment.assignment,
         )
+    return deployment
+
+
+def current(
+    gto: Gto, name: str, stage: str, ref: str | None = None, now: datetime | None = None
+) -> Deployment:
+    """The release `stage` of `name` holds now, with promotion's checks: the stage is one of
+    `.gto`'s and none of its tags is dated in the future. `ref` is what asked (default
+    NAME#STAGE), for the record."""
+    ref = ref or f"{name}#{stage}"
+    check_stage(stage, read_stages(gto.repo), ref)
+    _check_stage_tags(gto, name, stage, now)
+    held = gto.json("show", f"{name}#{stage}")
+    if not held:
+        raise RegistryError(f"no version of {name} is assigned to stage '{stage}' any more")
+    entry = held[0]
+    release = _release_of(entry)
+    assignment = next(s["ref"] for s in entry["stages"] if s["stage"] == stage)
     return Deployment(name, entry["version"], stage, ref, assignment, release)
 
 
@@ -231,6 +242,9 @@ def _parser() -> argparse.ArgumentParser:
     reg.add_argument("--stage", help="also assign this stage (the deploy assigns prod)")
     res = commands.add_parser("resolve", help="the release a stage tag's stage holds now")
     res.add_argument("ref", help="a GTO tag, e.g. credit-risk#prod#3")
+    cur = commands.add_parser("current", help="the release a stage of a model holds now")
+    cur.add_argument("--name", required=True, help="the model, e.g. credit-risk")
+    cur.add_argument("--stage", required=True, help="a stage of .gto, e.g. prod")
     return parser
 
 
@@ -243,6 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "register":
             release = Release(**{key: getattr(args, key) for key in RECORD_KEYS})
             _write_outputs(register(Gto(args.repo), args.name, release, args.stage))
+        elif args.command == "current":
+            _write_outputs(current(Gto(args.repo), args.name, args.stage).outputs())
         else:
             _write_outputs(resolve(Gto(args.repo), args.ref).outputs())
     except RegistryError as exc:

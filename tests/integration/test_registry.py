@@ -233,3 +233,21 @@ def test_without_a_gto_file_no_stage_is_trusted(repo: Path) -> None:
     (repo / ".gto").unlink()  # gto would now accept any stage at all
     with pytest.raises(RegistryError, match=r"\.gto lists no stages"):
         registry.resolve(Gto(repo), f"{NAME}#prod#1")
+
+
+def test_current_gives_what_a_stage_holds_now_for_the_monitor(
+    repo: Path, two_deploys: tuple[Release, Release], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make prod-revision` (monitor.yml): the revision prod serves, with promotion's checks."""
+    first, second = two_deploys
+    assert registry.main(["--repo", str(repo), "current", "--name", NAME, "--stage", "prod"]) == 0
+    outputs = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+    assert (outputs["name"], outputs["version"]) == (NAME, "v1.1.0")
+    assert outputs["revision"] == second.revision
+    _gto(repo, "assign", NAME, "--version", "v1.0.0", "--stage", "prod", "--force")
+    assert registry.current(Gto(repo), NAME, "prod").release.revision == first.revision
+    with pytest.raises(RegistryError, match="prd"):
+        registry.current(Gto(repo), NAME, "prd")
+    _hand_tag(repo, f"{NAME}#prod#9", first.revision, date="2099-01-01T00:00:00+00:00")
+    with pytest.raises(RegistryError, match="2099"):
+        registry.current(Gto(repo), NAME, "prod")

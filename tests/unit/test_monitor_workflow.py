@@ -292,14 +292,7 @@ def _recipe(target: str) -> str:
         "env",
         "monitor",
         "retrain-pr",
-        pytest.param(
-            "prod-revision",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the lead adds `make prod-revision` (key=value lines, revision= among "
-                "them) around a `registry resolve NAME#prod`: drop this mark then",
-            ),
-        ),
+        "prod-revision",
     ],
 )
 def test_every_make_target_it_runs_exists_with_the_variables_it_passes(target: str) -> None:

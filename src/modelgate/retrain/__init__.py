@@ -5,6 +5,10 @@
 - `oot`: the production and the retrained model compared on the out-of-time rows with the
   champion gate's paired bootstrap.
 - `pr`: the pull request's body (the monitoring report, then the usual PR report).
-- `gitops`: the episode's branch, `dvc add`, `dvc repro` and the commits.
+- `decision`: what a run does (open, update, none, drift-passed), the episode's branch name,
+  `decision.json`.
+- `branch`: the build on the episode's branch: snapshot, `dvc add`, `dvc repro --force`,
+  commits, the out-of-time comparison and the PR report against production.
+- `gitops`: the git and DVC commands, thin.
 - `__main__`: `make retrain-pr`, everything but the GitHub call.
 """
