@@ -80,7 +80,8 @@ ci-repro: data ## What CI runs: every stage executed (dvc repro --force), then l
 
 .PHONY: lock-check
 lock-check: ## Fail unless the committed dvc.lock is what the pipeline reproduced
-	@git diff --quiet -- dvc.lock || { git --no-pager diff --stat -- dvc.lock; \
+	@# Against HEAD, not the index: DVC's core.autostage stages the dvc.lock it rewrites.
+	@git diff --quiet HEAD -- dvc.lock || { git --no-pager diff --stat HEAD -- dvc.lock; \
 	  echo "dvc.lock differs from what this run reproduced: run dvc repro and commit dvc.lock"; exit 1; }
 
 .PHONY: pr-report

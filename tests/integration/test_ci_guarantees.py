@@ -103,6 +103,23 @@ def test_a_forged_gate_file_fools_plain_repro_but_fails_the_ci_target(repo: Path
     assert "Running stage 'split'" not in ci.stdout  # nothing after the failed gate ran
 
 
+def test_a_pr_that_commits_params_without_their_dvc_lock_fails_the_ci_target(repo: Path) -> None:
+    """DVC stages the dvc.lock it rewrites (core.autostage): lock-check compares with HEAD."""
+    _on_branch(repo, "stale-lock")
+    params = (repo / "params.yaml").read_text(encoding="utf-8")
+    # Not max_depth: the experiment test sets that, and must see train run, not restored.
+    changed = params.replace("min_child_weight: 2.0", "min_child_weight: 3.0", 1)
+    assert changed != params
+    (repo / "params.yaml").write_text(changed)
+    git(repo, "commit", "--quiet", "--all", "--message", "a param, dvc.lock not reproduced")
+
+    ci = make(repo, "ci-repro")
+
+    assert ci.returncode != 0, ci.stdout
+    assert "dvc.lock differs from what this run reproduced" in ci.stdout
+    assert git(repo, "diff", "--cached", "--name-only").split() == ["dvc.lock"]  # autostaged
+
+
 def test_a_locked_library_bump_makes_the_stages_that_import_it_out_of_date(repo: Path) -> None:
     _on_branch(repo, "bump-xgboost")
     assert run_dvc(repo, "status", "--json").stdout.strip() == "{}"
