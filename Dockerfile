@@ -67,6 +67,10 @@ ARG REVISION=unknown
 ARG MODEL_NAME=unknown
 ARG MODEL_VERSION=unknown
 ARG CREATED=1970-01-01T00:00:00Z
+# buildah (podman) keys its layer cache on LABEL and ENV lines as written, not as expanded, so
+# an image of a new commit but unchanged model and wheels reused the last build's labels and
+# revision. A RUN's cache key carries the build args' values: this one makes them count.
+RUN : "${SOURCE_URL} ${REVISION} ${MODEL_NAME} ${MODEL_VERSION} ${CREATED}"
 ENV MODELGATE_GIT_REVISION=${REVISION}
 LABEL org.opencontainers.image.title="modelgate-serve" \
       org.opencontainers.image.description="ONNX Runtime server for the gated model: Open Inference Protocol v2 and /predict" \
