@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from modelgate.ci import comment, sanitize
+from modelgate.ci import comment, github, sanitize
 from modelgate.ci.github import Client, GitHubError
 
 DATA = Path(__file__).parents[1] / "testdata" / "github"
@@ -195,7 +195,7 @@ def _main(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch, **edits: A
         data["api"][int(index.removeprefix("status"))]["status"] = status
     fake = FakeOpener(data["api"])
     (tmp_path / "event.json").write_text(json.dumps(data["event"]))
-    monkeypatch.setattr(comment, "default_opener", lambda: fake)
+    monkeypatch.setattr(github, "default_opener", lambda: fake)
     monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
     monkeypatch.setenv("GITHUB_API_URL", API)
     argv = ["--event", str(tmp_path / "event.json"), "--report", str(tmp_path / "none.md")]

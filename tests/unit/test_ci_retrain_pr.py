@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from modelgate.ci import retrain_pr, sanitize
+from modelgate.ci import github, retrain_pr, sanitize
 from modelgate.ci.github import Client, GitHubError
 from tests.unit.test_ci_comment import HOSTILE_REPORT, LOCAL, FakeOpener, Recorded, _Handler
 from tests.unit.test_ci_imports import _imports
@@ -205,7 +205,7 @@ def _argv(tmp_path: Path, *extra: str) -> list[str]:
 
 def _main(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, *extra: str) -> Any:
     fake = FakeOpener(scenario(name)["api"])
-    monkeypatch.setattr(retrain_pr, "default_opener", lambda: fake)
+    monkeypatch.setattr(github, "default_opener", lambda: fake)
     monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
     monkeypatch.setenv("GITHUB_API_URL", API)
     return retrain_pr.main(_argv(tmp_path, *extra)), fake
@@ -228,7 +228,7 @@ def test_main_exits_1_on_several_prs_and_on_an_api_error(
     data = scenario("create")
     data["api"][1]["status"] = 422  # e.g. "No commits between main and the branch"
     fake = FakeOpener(data["api"])
-    monkeypatch.setattr(retrain_pr, "default_opener", lambda: fake)
+    monkeypatch.setattr(github, "default_opener", lambda: fake)
     assert retrain_pr.main(_argv(tmp_path)) == 1
     assert "HTTP 422" in caplog.text
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import re
 import sys
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from modelgate.ci import sanitize
-from modelgate.ci.github import Client, GitHubError, default_opener
+from modelgate.ci.github import Client, GitHubError
 
 logger = logging.getLogger(__name__)
 
@@ -200,11 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not _REPO.fullmatch(args.repo):
             raise ValueError(f"--repo {args.repo!r} is not owner/name")
         event = json.loads(args.event.read_text(encoding="utf-8"))
-        api = os.environ.get("GITHUB_API_URL", "https://api.github.com")
-        token = os.environ.get("GITHUB_TOKEN") or ""
-        if not token:
-            raise ValueError("GITHUB_TOKEN is not set")
-        client = Client(api, token, default_opener())
+        client = Client.from_environment()
         logger.info("%s", post(client, args.repo, event, _read_report(args.report), args.bot_login))
     except Skip as reason:
         logger.warning("nothing posted: %s", reason)

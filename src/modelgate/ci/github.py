@@ -8,6 +8,7 @@ refused, so the token is never sent anywhere else.
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.error
 import urllib.request
@@ -42,6 +43,14 @@ class Client:
     def __init__(self, api_url: str, token: str, opener: Opener, timeout: float = 30) -> None:
         self.api_url = api_url.rstrip("/")
         self._token, self._opener, self._timeout = token, opener, timeout
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] = os.environ) -> Client:
+        """The client a workflow step gets: `GITHUB_TOKEN` (required) on `GITHUB_API_URL`."""
+        token = env.get("GITHUB_TOKEN") or ""
+        if not token:
+            raise ValueError("GITHUB_TOKEN is not set")
+        return cls(env.get("GITHUB_API_URL", "https://api.github.com"), token, default_opener())
 
     def paginate(self, path: str, query: Mapping[str, str] | None = None) -> list[Any]:
         """Every item of a list endpoint, `per_page=100`, following the next links."""

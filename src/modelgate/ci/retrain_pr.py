@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import re
 import sys
 from collections.abc import Sequence
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from modelgate.ci import sanitize
-from modelgate.ci.github import Client, GitHubError, default_opener
+from modelgate.ci.github import Client, GitHubError
 
 logger = logging.getLogger(__name__)
 
@@ -193,13 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
     try:
-        token = os.environ.get("GITHUB_TOKEN") or ""
-        if not token:
-            raise RefusedError("GITHUB_TOKEN is not set")
+        client = Client.from_environment()
         body = _read_body(args.body_file)
         request = Request(args.repo, args.branch, args.base, args.title, body, args.bot_login)
-        api = os.environ.get("GITHUB_API_URL", "https://api.github.com")
-        client = Client(api, token, default_opener())
         act = drift_passed if args.drift_passed else open_or_update
         logger.info("%s", act(client, request))
     except (GitHubError, ValueError, KeyError, TypeError, OSError) as exc:
