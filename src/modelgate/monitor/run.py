@@ -54,6 +54,8 @@ def judge(
     the evaluation's (`evaluate.calibration_bins`), so a realized ECE means what the gate's
     limit means."""
     rows = window.rows
+    # One fit on the reference's validation rows serves the estimate and each cohort's.
+    calibration = estimate.fit_calibration(reference.scores, reference.labels)
     times = pd.to_datetime(rows["time"], utc=True) if len(rows) else pd.Series(dtype="object")
     result: dict[str, Any] = {
         "model": {"name": model.name, "version": model.version},
@@ -64,9 +66,9 @@ def judge(
             "other_versions": window.other_versions,
         },
         "drift": check.check_drift(reference, rows, params.drift),
-        "estimated": _estimated(reference, rows, params, limits),
+        "estimated": _estimated(calibration, rows, params, limits),
         "realized": _realized(
-            reference, window, params, limits, test_metrics, as_of, calibration_bins
+            calibration, window, params, limits, test_metrics, as_of, calibration_bins
         ),
         "limits": {k: dict(v) for k, v in limits.items()},
         "test_metrics": dict(test_metrics),
@@ -76,20 +78,19 @@ def judge(
 
 
 def _estimated(
-    reference: Reference,
+    calibration: estimate.Calibration,
     rows: pd.DataFrame,
     params: MonitorParams,
     limits: Mapping[str, Mapping[str, float]],
 ) -> dict[str, Any] | None:
     if len(rows) < params.drift.min_rows:
         return None
-    calibration = estimate.fit_calibration(reference.scores, reference.labels)
     scores = rows["score"].to_numpy(dtype=np.float64)
     return estimate.estimate(scores, calibration, limits, params.performance, params.seed)
 
 
 def _realized(
-    reference: Reference,
+    calibration: estimate.Calibration,
     window: Window,
     params: MonitorParams,
     limits: Mapping[str, Mapping[str, float]],
@@ -99,7 +100,6 @@ def _realized(
 ) -> dict[str, Any] | None:
     if window.outcomes is None:
         return None
-    calibration = estimate.fit_calibration(reference.scores, reference.labels)
     return realized.realized(
         window.outcomes, as_of, params.performance, limits, test_metrics, calibration_bins,
         calibration, params.seed,
