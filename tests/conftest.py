@@ -15,9 +15,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 TINY_PARAMS: dict = {
     "ingest": {
+        "raw": "data/raw/tiny.csv",
+        "task": "binary",
         "target": "outcome",
         "positive_class": "fraud",
         "target_classes": ["legit", "fraud"],
+        "target_min": None,
+        "target_max": None,
+        "protected": (),
         "extra_columns": "error",
         "columns": {
             "amount": {"kind": "numeric", "min": 0, "nullable": True},
@@ -29,7 +34,7 @@ TINY_PARAMS: dict = {
             },
         },
     },
-    "split": {"seed": 7, "test_size": 0.25, "validation_size": 0.25},
+    "split": {"seed": 7, "test_size": 0.25, "validation_size": 0.25, "by": None},
     "train": {
         "seed": 1,
         "n_jobs": 1,
@@ -41,6 +46,8 @@ TINY_PARAMS: dict = {
         "colsample_bytree": 1.0,
         "reg_lambda": 1.0,
         "reg_alpha": 0.0,
+        "max_one_hot": 32,
+        "objective": "reg:squarederror",
     },
     "evaluate": {
         "cost_false_negative": 5.0,
@@ -53,6 +60,7 @@ TINY_PARAMS: dict = {
         "opset": 17,
         "ml_opset": 3,
         "max_abs_diff": 1e-5,
+        "max_rel_diff": 1e-5,
         "max_flips": 0,
     },
 }

@@ -20,15 +20,23 @@ class _Section(BaseModel):
 
 MISSING_CATEGORY = ""  # how a missing categorical value reaches the model, natively and in ONNX
 
+Task = Literal["binary", "regression"]
+# Model features a `date` column can derive (modelgate.schema.calendar_features owns their
+# ranges). A date itself never reaches the model: it orders the split and names a cohort.
+CalendarPart = Literal[
+    "day_of_week", "day_of_month", "day_of_year", "week_of_year", "month", "quarter", "year"
+]
+
 
 class ColumnSpec(_Section):
     """One column of the data contract."""
 
-    kind: Literal["numeric", "integer", "categorical"]
+    kind: Literal["numeric", "integer", "categorical", "date"]
     nullable: bool = False
     min: float | None = None
     max: float | None = None
     categories: tuple[str, ...] | None = None
+    calendar: tuple[CalendarPart, ...] | None = None  # `date` only: features derived from it
 
     @model_validator(mode="after")
     def _check_kind(self) -> ColumnSpec:
@@ -36,27 +44,47 @@ class ColumnSpec(_Section):
             raise ValueError("a categorical column needs a non-empty `categories` list")
         if self.kind != "categorical" and self.categories is not None:
             raise ValueError("`categories` only applies to categorical columns")
+        if self.kind != "date" and self.calendar is not None:
+            raise ValueError("`calendar` only applies to date columns")
+        if self.kind == "date" and (self.min is not None or self.max is not None):
+            raise ValueError("a date column takes no `min` or `max`")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min {self.min} is greater than max {self.max}")
         return self
 
 
 class IngestParams(_Section):
+    # The raw snapshot, relative to the repository root. dvc.yaml reads it as ${ingest.raw},
+    # so adopting other data changes params.yaml and data/raw/, never the pipeline.
+    raw: str | None = None
+    task: Task = "binary"
     target: str
-    positive_class: str
-    target_classes: tuple[str, str]
+    positive_class: str | None = None  # binary: the class the model scores
+    target_classes: tuple[str, str] | None = None  # binary: both labels as the data spells them
+    target_min: float | None = None  # regression: the label's domain
+    target_max: float | None = None
+    # Kept for the fairness gate and reports; never a model input, an ONNX input or served.
+    protected: tuple[str, ...] = ()
     columns: dict[str, ColumnSpec] = Field(min_length=1)
     extra_columns: Literal["error", "drop"] = "error"
 
     @model_validator(mode="after")
     def _check_target(self) -> IngestParams:
-        if self.positive_class not in self.target_classes:
-            raise ValueError(
-                f"positive_class {self.positive_class!r} is not one of "
-                f"target_classes {list(self.target_classes)}"
-            )
+        if self.task == "binary":
+            if self.positive_class is None or self.target_classes is None:
+                raise ValueError("task binary needs `positive_class` and `target_classes`")
+            if self.positive_class not in self.target_classes:
+                raise ValueError(
+                    f"positive_class {self.positive_class!r} is not one of "
+                    f"target_classes {list(self.target_classes)}"
+                )
+        elif self.positive_class is not None or self.target_classes is not None:
+            raise ValueError("task regression takes no `positive_class` or `target_classes`")
         if self.target in self.columns:
             raise ValueError(f"target {self.target!r} must not also be listed under columns")
+        for name in self.protected:
+            if name not in self.columns:
+                raise ValueError(f"protected column {name!r} is not listed under columns")
         return self
 
 
@@ -64,6 +92,9 @@ class SplitParams(_Section):
     seed: int
     test_size: float = Field(gt=0, lt=1)
     validation_size: float = Field(gt=0, lt=1)
+    # A date column: the oldest rows train, the next validate, the newest test (out of time).
+    # None: a seeded random split, stratified on the label for a binary task.
+    by: str | None = None
 
     @model_validator(mode="after")
     def _check_sizes(self) -> SplitParams:
@@ -83,6 +114,12 @@ class TrainParams(_Section):
     colsample_bytree: float = Field(gt=0, le=1)
     reg_lambda: float = Field(ge=0)
     reg_alpha: float = Field(ge=0)
+    # Categoricals with more declared categories than this (SKUs, stores) are ordinal-coded in
+    # the contract's order instead of one-hot: one model column each, not hundreds.
+    max_one_hot: int = Field(default=32, ge=2)
+    # XGBoost's regression objective (reg:squarederror, reg:absoluteerror, count:poisson,
+    # reg:tweedie ...); a binary task always uses binary:logistic.
+    objective: str = "reg:squarederror"
 
 
 class EvaluateParams(_Section):
@@ -96,8 +133,11 @@ class ExportParams(_Section):
     model_name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")  # a DNS label: serving, tags
     opset: int = Field(ge=13)
     ml_opset: int = Field(ge=1)
-    max_abs_diff: float = Field(gt=0)
-    max_flips: int = Field(ge=0)
+    max_abs_diff: float = Field(gt=0)  # |native - ONNX| allowed (a probability, or the target)
+    # Regression: a row passes parity when within max_abs_diff OR max_rel_diff of |native|,
+    # as numpy.isclose does: float32 trees on a target in the thousands differ by ~1e-4.
+    max_rel_diff: float = Field(default=1.0e-5, ge=0)
+    max_flips: int = Field(ge=0)  # binary: decisions changed at the threshold
 
 
 class DriftParams(_Section):

@@ -11,9 +11,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from modelgate.params import ColumnSpec, IngestParams
+from modelgate.params import CalendarPart, ColumnSpec, IngestParams, Task
 
 MAX_EXAMPLES = 3
+# The range of each calendar part a date column can derive; the derived column is named
+# "<date column>_<part>" and is an integer feature like any other.
+CALENDAR_RANGES: dict[str, tuple[int, int]] = {
+    "day_of_week": (0, 6),  # Monday is 0
+    "day_of_month": (1, 31),
+    "day_of_year": (1, 366),
+    "week_of_year": (1, 53),  # ISO week
+    "month": (1, 12),
+    "quarter": (1, 4),
+    "year": (1900, 2200),
+}
 
 
 @dataclass(frozen=True)
@@ -37,44 +48,113 @@ class DataContractError(ValueError):
         super().__init__(f"{source} breaks the data contract:\n{lines}")
 
 
+def calendar_columns(name: str, spec: ColumnSpec) -> dict[str, ColumnSpec]:
+    """The integer features a date column derives, by name, in the order declared."""
+    return {
+        f"{name}_{part}": ColumnSpec(
+            kind="integer",
+            nullable=spec.nullable,
+            min=CALENDAR_RANGES[part][0],
+            max=CALENDAR_RANGES[part][1],
+        )
+        for part in spec.calendar or ()
+    }
+
+
+def calendar_part(dates: pd.Series, part: CalendarPart, nullable: bool) -> pd.Series:
+    accessor = dates.dt
+    values = {
+        "day_of_week": lambda: accessor.dayofweek,
+        "day_of_month": lambda: accessor.day,
+        "day_of_year": lambda: accessor.dayofyear,
+        "week_of_year": lambda: accessor.isocalendar().week,
+        "month": lambda: accessor.month,
+        "quarter": lambda: accessor.quarter,
+        "year": lambda: accessor.year,
+    }[part]()
+    return values.astype("float64" if nullable else "int64")
+
+
 @dataclass(frozen=True)
 class FeatureSchema:
-    """Feature names, kinds and domains in model-input order, plus the label's meaning."""
+    """Feature names, kinds and domains in model-input order, plus the label's meaning.
+
+    `columns` is every column the processed data holds besides the target: the model's
+    features, the protected attributes (never features) and date columns (never features;
+    their calendar parts are, as integer columns of their own).
+    """
 
     target: str
-    positive_class: str
-    negative_class: str
+    positive_class: str | None
+    negative_class: str | None
     columns: dict[str, ColumnSpec] = field(default_factory=dict)
+    task: Task = "binary"
+    protected: tuple[str, ...] = ()
 
     @property
     def numeric(self) -> list[str]:
-        return [n for n, s in self.columns.items() if s.kind != "categorical"]
+        return [n for n, s in self._feature_specs() if s.kind in ("numeric", "integer")]
 
     @property
     def categorical(self) -> list[str]:
-        return [n for n, s in self.columns.items() if s.kind == "categorical"]
+        return [n for n, s in self._feature_specs() if s.kind == "categorical"]
 
     @property
     def features(self) -> list[str]:
         return self.numeric + self.categorical
 
+    @property
+    def feature_columns(self) -> dict[str, ColumnSpec]:
+        """The model's inputs (what ONNX and the server take), in model order."""
+        return {n: self.columns[n] for n in self.features}
+
+    @property
+    def dates(self) -> list[str]:
+        return [n for n, s in self.columns.items() if s.kind == "date"]
+
+    def _feature_specs(self) -> list[tuple[str, ColumnSpec]]:
+        return [(n, s) for n, s in self.columns.items() if n not in self.protected]
+
     def to_dict(self) -> dict[str, object]:
         return {
+            "task": self.task,
             "target": self.target,
             "positive_class": self.positive_class,
             "negative_class": self.negative_class,
+            "protected": list(self.protected),
             "columns": {n: s.model_dump(exclude_none=True) for n, s in self.columns.items()},
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> FeatureSchema:
         columns = {n: ColumnSpec.model_validate(s) for n, s in data["columns"].items()}
-        return cls(data["target"], data["positive_class"], data["negative_class"], columns)
+        return cls(
+            data["target"],
+            data.get("positive_class"),
+            data.get("negative_class"),
+            columns,
+            data.get("task", "binary"),
+            tuple(data.get("protected", ())),
+        )
 
     @classmethod
     def from_params(cls, params: IngestParams) -> FeatureSchema:
-        negative = next(c for c in params.target_classes if c != params.positive_class)
-        return cls(params.target, params.positive_class, negative, dict(params.columns))
+        columns: dict[str, ColumnSpec] = {}
+        for name, spec in params.columns.items():
+            columns[name] = spec
+            if spec.kind == "date":
+                columns.update(calendar_columns(name, spec))
+        negative = None
+        if params.target_classes is not None:
+            negative = next(c for c in params.target_classes if c != params.positive_class)
+        return cls(
+            params.target,
+            params.positive_class,
+            negative,
+            columns,
+            params.task,
+            params.protected,
+        )
 
 
 def _examples(raw: pd.Series, mask: pd.Series) -> tuple[str, ...]:
@@ -98,6 +178,10 @@ def _check_column(name: str, raw: pd.Series, spec: ColumnSpec) -> tuple[pd.Serie
         flag(f"categories: {list(spec.categories)}", present & ~raw.isin(spec.categories))
         typed = pd.Series(pd.Categorical(raw, categories=list(spec.categories)), index=raw.index)
         return typed, found
+    if spec.kind == "date":
+        dates = pd.to_datetime(raw, format="ISO8601", errors="coerce")
+        flag("kind: date (not an ISO 8601 date)", present & dates.isna())
+        return dates, found
     values = pd.to_numeric(raw, errors="coerce")
     flag(f"kind: {spec.kind} (not a number)", present & values.isna())
     finite = values.notna()
@@ -129,11 +213,21 @@ def enforce_contract(raw: pd.DataFrame, params: IngestParams, source: str) -> pd
     if violations:
         raise DataContractError(source, violations)
 
-    target_spec = ColumnSpec(kind="categorical", categories=params.target_classes)
     typed: dict[str, pd.Series] = {}
-    for name, spec in [(params.target, target_spec), *params.columns.items()]:
+    for name, spec in [(params.target, target_spec(params)), *params.columns.items()]:
         typed[name], found = _check_column(name, raw[name], spec)
         violations += found
     if violations:
         raise DataContractError(source, violations)
-    return pd.DataFrame(typed)[expected].reset_index(drop=True)
+    for name, spec in params.columns.items():
+        for part in spec.calendar or ():
+            typed[f"{name}_{part}"] = calendar_part(typed[name], part, spec.nullable)
+    order = [params.target, *FeatureSchema.from_params(params).columns]
+    return pd.DataFrame(typed)[order].reset_index(drop=True)
+
+
+def target_spec(params: IngestParams) -> ColumnSpec:
+    """The label's rule: one of two classes, or a number in its declared range."""
+    if params.task == "binary":
+        return ColumnSpec(kind="categorical", categories=params.target_classes)
+    return ColumnSpec(kind="numeric", min=params.target_min, max=params.target_max)

@@ -1,5 +1,8 @@
-"""Evaluate: choose the cost-minimising threshold on validation, score the test set, write
-metrics, test-set predictions and plot data."""
+"""Evaluate: score the test set and write metrics, test-set predictions and plot data.
+
+Binary: the cost-minimising threshold is chosen on validation first. Regression: MAE, RMSE,
+WAPE, bias and R² on validation and test, with predicted-versus-actual and residual plot data.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +15,10 @@ import pandas as pd
 from sklearn.metrics import precision_recall_curve, roc_curve
 from sklearn.pipeline import Pipeline
 
-from modelgate import io
+from modelgate import io, metrics_regression
 from modelgate.cli import entry, stage_parser
 from modelgate.metrics import CostMatrix, calibration_table, choose_threshold, summarize
-from modelgate.model import feature_importance, labels, load_pipeline, model_frame
+from modelgate.model import feature_importance, labels, load_pipeline, model_frame, scores
 from modelgate.params import EvaluateParams, load_section
 from modelgate.schema import FeatureSchema
 
@@ -23,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 def score(pipeline: Pipeline, frame: pd.DataFrame, schema: FeatureSchema) -> np.ndarray:
-    return pipeline.predict_proba(model_frame(frame, schema))[:, 1]
+    return scores(pipeline, model_frame(frame, schema), schema)
 
 
 def evaluate(
@@ -34,6 +37,8 @@ def evaluate(
     params: EvaluateParams,
 ) -> tuple[dict, pd.DataFrame, dict[str, pd.DataFrame]]:
     """Return metrics, per-row test predictions and plot tables."""
+    if schema.task == "regression":
+        return evaluate_regression(pipeline, validation, test, schema, params)
     costs = CostMatrix(params.cost_false_negative, params.cost_false_positive)
     y_val, s_val = labels(validation, schema), score(pipeline, validation, schema)
     threshold = choose_threshold(y_val, s_val, costs)
@@ -52,6 +57,33 @@ def evaluate(
         }
     )
     return metrics, predictions, _plots(pipeline, schema, y_test, s_test, params)
+
+
+def evaluate_regression(
+    pipeline: Pipeline,
+    validation: pd.DataFrame,
+    test: pd.DataFrame,
+    schema: FeatureSchema,
+    params: EvaluateParams,
+) -> tuple[dict, pd.DataFrame, dict[str, pd.DataFrame]]:
+    y_val, p_val = labels(validation, schema), score(pipeline, validation, schema)
+    y_test, p_test = labels(test, schema), score(pipeline, test, schema)
+    metrics = {
+        "test": metrics_regression.summarize(y_test, p_test),
+        "validation": metrics_regression.summarize(y_val, p_val),
+    }
+    predictions = pd.DataFrame({"actual": y_test, "predicted": p_test})
+    importance = feature_importance(pipeline, schema)
+    plots = {
+        "predicted_vs_actual": predictions,
+        "residuals": pd.DataFrame(
+            metrics_regression.residual_histogram(y_test, p_test, params.score_bins)
+        ),
+        "feature_importance": pd.DataFrame(
+            sorted(importance.items(), key=lambda kv: -kv[1]), columns=["feature", "importance"]
+        ),
+    }
+    return metrics, predictions, plots
 
 
 def _plots(
@@ -102,6 +134,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name, table in plots.items():
         io.write_csv(args.plots_dir / f"{name}.csv", table)
     t = metrics["test"]
+    if schema.task == "regression":
+        logger.info(
+            "evaluate: test MAE %.4g, RMSE %.4g, WAPE %.2f%%, bias %.4g, R² %.4f",
+            t["mae"],
+            t["rmse"],
+            100 * t["wape"],
+            t["bias"],
+            t["r2"],
+        )
+        return
     logger.info(
         "evaluate: test ROC-AUC %.4f, KS %.4f, Brier %.4f, threshold %.4f, cost %.4f/applicant",
         t["roc_auc"],

@@ -54,15 +54,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.gates_dir and args.report:
         record(contract_gate(None, len(typed), len(params.columns)), args.gates_dir, args.report)
     io.write_parquet(args.output, typed)
-    io.write_json(args.schema, FeatureSchema.from_params(params).to_dict())
-    positives = int((typed[params.target] == params.positive_class).sum())
+    schema = FeatureSchema.from_params(params)
+    io.write_json(args.schema, schema.to_dict())
+    if schema.task == "regression":
+        label = f"mean {params.target} {typed[params.target].mean():.4g}"
+    else:
+        positives = int((typed[params.target] == params.positive_class).sum())
+        label = f"{positives} {params.positive_class!r} ({100 * positives / len(typed):.1f}%)"
     logger.info(
-        "ingest: %d rows, %d features, %d %r (%.1f%%) -> %s",
+        "ingest: %d rows, %d features, %s -> %s",
         len(typed),
-        len(params.columns),
-        positives,
-        params.positive_class,
-        100 * positives / len(typed),
+        len(schema.features),
+        label,
         args.output,
     )
 
