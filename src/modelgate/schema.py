@@ -112,6 +112,13 @@ class FeatureSchema:
     def dates(self) -> list[str]:
         return [n for n, s in self.columns.items() if s.kind == "date"]
 
+    @property
+    def classes(self) -> tuple[str, str]:
+        """(negative, positive): the label's two classes. A binary model's only."""
+        if self.positive_class is None or self.negative_class is None:
+            raise ValueError(f"a {self.task} model's target {self.target!r} has no classes")
+        return self.negative_class, self.positive_class
+
     def _feature_specs(self) -> list[tuple[str, ColumnSpec]]:
         return [(n, s) for n, s in self.columns.items() if n not in self.protected]
 

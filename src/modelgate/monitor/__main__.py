@@ -69,8 +69,7 @@ def _window(args: argparse.Namespace, model: Model, schema: FeatureSchema) -> Wi
     others = int(rows.attrs.get("other_versions", 0))
     if args.outcomes is None:
         return Window(rows, other_versions=others)
-    classes = (schema.negative_class, schema.positive_class)
-    labelled = outcomes.read_outcomes(args.outcomes, classes, schema.positive_class)
+    labelled = outcomes.read_outcomes(args.outcomes, schema.classes, schema.classes[1])
     return Window(rows, outcomes.join(rows, labelled, str(args.outcomes)), others)
 
 

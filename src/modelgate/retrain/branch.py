@@ -160,8 +160,7 @@ def _new_rows(run: _Run, model: bytes) -> NewRows:
     schema = FeatureSchema.from_dict(meta[metadata.FEATURE_SCHEMA])
     o = run.options
     rows = log.read_window(o.log, None, None, schema, model_version=meta[metadata.MODEL_VERSION])
-    classes = (schema.negative_class, schema.positive_class)
-    labelled = outcomes.read_outcomes(o.outcomes, classes, schema.positive_class)
+    labelled = outcomes.read_outcomes(o.outcomes, schema.classes, schema.classes[1])
     joined = outcomes.join(rows, labelled, str(o.outcomes))
     return collect(joined, schema, run.as_of, run.params)
 

@@ -51,8 +51,8 @@ def typed(oot: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
     (extra columns such as `DECIDED_AT` dropped)."""
     contract = IngestParams(
         target=schema.target,
-        positive_class=schema.positive_class,
-        target_classes=(schema.negative_class, schema.positive_class),
+        positive_class=schema.classes[1],
+        target_classes=schema.classes,
         columns=schema.columns,
         extra_columns="drop",
     )

@@ -48,7 +48,8 @@ def to_raw(rows: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
     reads it (NaN when missing), the target as its class, plus `DECIDED_AT` (the log's time)."""
     if rows["label"].isna().any():
         raise ValueError("to_raw takes matured rows only: some have no outcome")
-    target = np.where(rows["label"] == 1.0, schema.positive_class, schema.negative_class)
+    negative, positive = schema.classes
+    target = np.where(rows["label"] == 1.0, positive, negative)
     out = {schema.target: pd.Series(target, index=rows.index, dtype=object)}
     for name, spec in schema.columns.items():
         out[name] = _text(rows[name], spec)

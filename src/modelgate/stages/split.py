@@ -62,9 +62,13 @@ def split_by_time(frame: pd.DataFrame, column: str, params: SplitParams) -> dict
     # Cut at the first row of a new date at or after each target position.
     cuts = []
     for share in (1 - params.test_size - params.validation_size, 1 - params.test_size):
-        position = int(round(share * len(ordered)))
+        position = round(share * len(ordered))
         cuts.append(int(np.searchsorted(days, days[min(position, len(days) - 1)], side="left")))
-    parts = dict(zip(PARTS, np.split(ordered, cuts), strict=True))
+    bounds = [0, *cuts, len(ordered)]
+    parts = {
+        name: ordered.iloc[start:stop]
+        for name, start, stop in zip(PARTS, bounds, bounds[1:], strict=False)
+    }
     for name, part in parts.items():
         if part.empty:
             raise StageError(
