@@ -13,7 +13,10 @@ from modelgate.gates import results
 
 logger = logging.getLogger(__name__)
 
-KEY_METRICS = ("roc_auc", "gini", "ks", "brier", "ece", "approval_rate", "expected_cost")
+KEY_METRICS = {
+    "binary": ("roc_auc", "gini", "ks", "brier", "ece", "approval_rate", "expected_cost"),
+    "regression": ("mae", "rmse", "wape", "bias", "r2", "mean_actual"),
+}
 
 
 def gates_line(gates: list[dict]) -> str:
@@ -22,26 +25,37 @@ def gates_line(gates: list[dict]) -> str:
     return f"Gates: {each} -> {results.overall(gates).value.upper()}"
 
 
+def _split_part(name: str, part: dict) -> str:
+    if "positive_rate" in part:
+        return f"{name} {part['rows']} ({part['positive_rate']:.1%} positive)"
+    return f"{name} {part['rows']} (mean target {part['target_mean']:.4g})"
+
+
+def _parity_part(name: str, part: dict) -> str:
+    text = f"{name} max |diff| {part['max_abs_diff']:.1e}"
+    if "flips" in part:
+        return f"{text}, {part['flips']} flips"
+    return f"{text}, max rel {part['max_rel_diff']:.1e}" if "max_rel_diff" in part else text
+
+
 def render(
     metrics: dict, parity: dict, split: dict, gates: list[dict], model: Path, reports: Path
 ) -> str:
+    """A binary model's metrics.json has a decision threshold; a regressor's has none."""
     test = metrics["test"]
+    task = "binary" if "threshold" in metrics else "regression"
     lines = [
         gates_line(gates),
         f"Pipeline results (test set, {test['rows']} rows):",
-        *(f"  {name:<14} {test[name]:.4f}" for name in KEY_METRICS),
-        f"  {'threshold':<14} {metrics['threshold']:.4f}  (decline when score >= threshold)",
-        "Split: "
-        + ", ".join(
-            f"{k} {v['rows']} ({v['positive_rate']:.1%} positive)" for k, v in split.items()
-        ),
-        "ONNX parity: "
-        + ", ".join(
-            f"{k} max |dp| {v['max_abs_diff']:.1e}, {v['flips']} flips"
-            for k, v in parity.items()
-            if isinstance(v, dict)
-        )
-        + (" -> PASSED" if parity["passed"] else " -> FAILED"),
+        *(f"  {name:<14} {test[name]:.4f}" for name in KEY_METRICS[task]),
+    ]
+    if task == "binary":
+        threshold = metrics["threshold"]
+        lines.append(f"  {'threshold':<14} {threshold:.4f}  (decline when score >= threshold)")
+    parts = (_parity_part(k, v) for k, v in parity.items() if isinstance(v, dict))
+    lines += [
+        "Split: " + ", ".join(_split_part(k, v) for k, v in split.items()),
+        "ONNX parity: " + ", ".join(parts) + (" -> PASSED" if parity["passed"] else " -> FAILED"),
         f"Model:   {model} ({model.stat().st_size // 1024} kB)",
         f"Reports: {reports}/ (metrics.json, parity.json, split.json, plots/, predictions/)",
     ]
