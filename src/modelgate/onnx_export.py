@@ -1,10 +1,14 @@
 """Convert the fitted pipeline, preprocessing included, to one self-contained ONNX graph, and
 prove it agrees with the native pipeline.
 
-One ONNX input per feature ([N, 1] float32 for numerics, [N, 1] string for categoricals), so a
-server needs only onnxruntime and numpy. XGBoost is converted by onnxmltools' converter, which
-skl2onnx does not know of until it is registered (skl2onnx docs, "Convert a pipeline with a
-XGBoost model").
+One ONNX input per model feature (`FeatureSchema.features`: never a protected or a date column;
+a date's calendar parts are integer inputs of their own), [N, 1] float32 for numerics and [N, 1]
+string for categoricals, so a server needs only onnxruntime and numpy. XGBoost is converted by
+onnxmltools' converter, which skl2onnx does not know of until it is registered (skl2onnx docs,
+"Convert a pipeline with a XGBoost model"). The graph's output is the class probabilities of a
+classifier, or the regressor's `prediction` ([N, 1] float32). A many-valued categorical's
+ordinal code is one ai.onnx.ml LabelEncoder node (unknown values -1, as natively), not a column
+per category.
 """
 
 from __future__ import annotations
@@ -20,15 +24,19 @@ import pandas as pd
 from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
 from skl2onnx import convert_sklearn, update_registered_converter
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
-from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+from skl2onnx.common.shape_calculator import (
+    calculate_linear_classifier_output_shapes,
+    calculate_linear_regressor_output_shapes,
+)
 from sklearn.pipeline import Pipeline
-from xgboost import XGBClassifier
+from xgboost import XGBClassifier, XGBRegressor
 
 from modelgate import metadata
 from modelgate.model import CLASSIFIER_STEP, model_frame
 from modelgate.schema import FeatureSchema
 
 PROBABILITIES = metadata.PROBABILITIES_OUTPUT
+PREDICTION = metadata.PREDICTION_OUTPUT
 
 update_registered_converter(
     XGBClassifier,
@@ -37,6 +45,9 @@ update_registered_converter(
     convert_xgboost,
     options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
 )
+update_registered_converter(
+    XGBRegressor, "XGBoostXGBRegressor", calculate_linear_regressor_output_shapes, convert_xgboost
+)
 
 
 def convert(
@@ -44,12 +55,19 @@ def convert(
 ) -> onnx.ModelProto:
     inputs = [(n, FloatTensorType([None, 1])) for n in schema.numeric]
     inputs += [(n, StringTensorType([None, 1])) for n in schema.categorical]
+    # A classifier's outputs keep skl2onnx's names (label, probabilities); a regressor's one
+    # output is renamed, since skl2onnx would call it `variable`.
+    task_options: dict[str, object] = (
+        {"final_types": [(PREDICTION, FloatTensorType([None, 1]))]}
+        if schema.task == "regression"
+        else {"options": {id(pipeline): {"zipmap": False}}}
+    )
     model = convert_sklearn(
         pipeline,
         initial_types=inputs,
         target_opset={"": opset, "ai.onnx.ml": ml_opset},
-        options={id(pipeline): {"zipmap": False}},
         naming="modelgate_",
+        **task_options,
     )
     model.graph.name = "modelgate"
     # skl2onnx collects opsets in a set, so their order follows PYTHONHASHSEED; sort for
@@ -86,6 +104,10 @@ def feed(frame: pd.DataFrame, schema: FeatureSchema) -> dict[str, np.ndarray]:
 def onnx_scores(
     session: ort.InferenceSession, frame: pd.DataFrame, schema: FeatureSchema
 ) -> np.ndarray:
+    """Per row, what `model.scores` gives natively: P(positive), or the prediction."""
+    if schema.task == "regression":
+        (prediction,) = session.run([PREDICTION], feed(frame, schema))
+        return np.asarray(prediction, dtype=np.float64).ravel()
     (probabilities,) = session.run([PROBABILITIES], feed(frame, schema))
     return np.asarray(probabilities)[:, 1]
 
@@ -129,3 +151,36 @@ def parity(native: np.ndarray, exported: np.ndarray, threshold: float) -> Parity
     flips = int(np.sum((native >= threshold) != (exported >= threshold)))
     diff = float(np.max(np.abs(native - exported))) if len(native) else 0.0
     return Parity(len(native), diff, flips)
+
+
+@dataclass(frozen=True)
+class RegressionParity:
+    """A regressor has no decision to flip: its rows are held to a tolerance instead."""
+
+    rows: int
+    max_abs_diff: float
+    max_rel_diff: float  # |Δ| / |native| over the rows whose native prediction is not 0
+    outside: int  # rows where |Δ| > max_abs_diff + max_rel_diff * |native|
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "rows": self.rows,
+            "max_abs_diff": self.max_abs_diff,
+            "max_rel_diff": self.max_rel_diff,
+            "outside_tolerance": self.outside,
+        }
+
+
+def regression_parity(
+    native: np.ndarray, exported: np.ndarray, max_abs_diff: float, max_rel_diff: float
+) -> RegressionParity:
+    """`numpy.isclose(exported, native, rtol=max_rel_diff, atol=max_abs_diff)` per row: the
+    tolerances add, so a target in the thousands (float32 keeps ~7 digits) passes on its
+    relative error and one near 0 on its absolute error."""
+    diff = np.abs(native - exported)
+    scale = np.abs(native)
+    if not len(native):
+        return RegressionParity(0, 0.0, 0.0, 0)
+    relative = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
+    outside = int(np.sum(~np.isclose(exported, native, rtol=max_rel_diff, atol=max_abs_diff)))
+    return RegressionParity(len(native), float(diff.max()), float(relative.max()), outside)

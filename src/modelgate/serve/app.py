@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 
 from modelgate.serve import binary, openapi, schemas
 from modelgate.serve.prediction_log import APPROVE, DECLINE, Batch, PredictionLog
-from modelgate.serve.predictor import OUTPUTS, ModelLoadError, Predictor
+from modelgate.serve.predictor import ModelLoadError, Output, Predictor
 from modelgate.serve.settings import Settings
 from modelgate.serve.telemetry import Metrics, Telemetry
 
@@ -124,17 +124,22 @@ def _add_routes(app: FastAPI, state: ServerState, metrics: Metrics, settings: Se
         return state.predictor
 
     def score(predictor: Predictor, request: Request, values: dict[str, list[Any]]) -> Any:
-        """Rows x 2 class probabilities, counted in the metrics and the prediction log."""
+        """The graph's output (`Predictor.run`), counted in the metrics and the prediction log.
+
+        The score histogram holds probabilities: a regressor's predictions stay out of it.
+        """
         feeds = schemas.feeds(values, predictor.columns, settings.unknown_category)
-        probabilities = predictor.probabilities(feeds)
-        scores = probabilities[:, 1].tolist()
-        for value in scores:
-            metrics.scores.observe(value)
-        metrics.rows.inc(len(scores))
+        output = predictor.run(feeds)
+        scores = predictor.scores(output)
+        listed = scores.tolist()
+        if predictor.task == "binary":
+            for value in listed:
+                metrics.scores.observe(value)
+        metrics.rows.inc(len(listed))
         if state.predictions is not None:
-            batch = _batch(request, predictor, values, feeds, scores, probabilities[:, 1])
+            batch = _batch(request, predictor, values, feeds, listed, scores)
             state.predictions.submit(batch)
-        return probabilities
+        return output
 
     @app.get("/v2/health/live", tags=["health"])
     async def live() -> dict[str, bool]:
@@ -183,8 +188,10 @@ def _add_routes(app: FastAPI, state: ServerState, metrics: Metrics, settings: Se
         values = schemas.tensors_to_columns(
             body, predictor.columns, settings.max_batch, inputs_data
         )
-        wanted = schemas.requested_outputs(body, [o.name for o in OUTPUTS])
-        outputs, data = _outputs(predictor.outputs(score(predictor, request, values)), wanted)
+        specs = predictor.output_specs
+        wanted = schemas.requested_outputs(body, [o.name for o in specs])
+        arrays = predictor.outputs(score(predictor, request, values))
+        outputs, data = _outputs(specs, arrays, wanted)
         response: dict[str, Any] = {
             "model_name": predictor.name,
             "model_version": predictor.version,
@@ -199,16 +206,11 @@ def _add_routes(app: FastAPI, state: ServerState, metrics: Metrics, settings: Se
         predictor = predictor_for()
         body = await read_json(request, settings.max_body_bytes)
         values = schemas.records_to_columns(body, predictor.columns, settings.max_batch)
-        scores = score(predictor, request, values)[:, 1]
-        labels = {True: (DECLINE, predictor.positive_class),
-                  False: (APPROVE, predictor.negative_class)}  # fmt: skip
+        scores = predictor.scores(score(predictor, request, values))
         return _json({
             "model_name": predictor.name,
             "model_version": predictor.version,
-            "predictions": [
-                {"probability": s, "decision": labels[d][0], "label": labels[d][1]}
-                for s, d in zip(scores.tolist(), predictor.decisions(scores), strict=True)
-            ],
+            "predictions": _predictions(predictor, scores),
         })  # fmt: skip
 
     if settings.noop_route:
@@ -278,7 +280,7 @@ def _batch(
     values: dict[str, list[Any]],
     feeds: dict[str, Any],
     scores: list[float],
-    positive: Any,
+    raw_scores: Any,
 ) -> Batch:
     """The request's rows for the prediction log, as the model took them: a number as sent
     (the feed's float32 would log 0.1 as 0.10000000149011612), a category as fed (an unknown
@@ -295,8 +297,21 @@ def _batch(
             for name, spec in predictor.columns.items()
         },
         scores=scores,
-        declined=predictor.decisions(positive),
+        declined=predictor.decisions(raw_scores),
     )
+
+
+def _predictions(predictor: Predictor, scores: Any) -> list[dict[str, Any]]:
+    """`/predict`'s rows: a probability with its decision and label, or a prediction."""
+    decisions = predictor.decisions(scores)
+    if decisions is None:
+        return [{openapi.PREDICTION_FIELD: p} for p in scores.tolist()]
+    labels = {True: (DECLINE, predictor.positive_class),
+              False: (APPROVE, predictor.negative_class)}  # fmt: skip
+    return [
+        {"probability": s, "decision": labels[d][0], "label": labels[d][1]}
+        for s, d in zip(scores.tolist(), decisions, strict=True)
+    ]
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -304,12 +319,12 @@ def _json(payload: Any, status: int = 200) -> Response:
 
 
 def _outputs(
-    arrays: dict[str, Any], wanted: dict[str, bool]
+    specs: tuple[Output, ...], arrays: dict[str, Any], wanted: dict[str, bool]
 ) -> tuple[list[dict[str, Any]], bytes | None]:
     """The requested output tensors, and their binary data (None when none is binary)."""
     tensors = [
         binary.output(o.name, o.datatype, arrays[o.name], wanted[o.name])
-        for o in OUTPUTS
+        for o in specs
         if o.name in wanted
     ]
     data = b"".join(d for _, d in tensors) if any(wanted.values()) else None

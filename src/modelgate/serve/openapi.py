@@ -52,6 +52,12 @@ PREDICTION = {
         "label": {"type": "string"},
     },
 }
+PREDICTION_FIELD = "prediction"  # a regressor's /predict row: {"prediction": number}
+REGRESSION_PREDICTION = {
+    "type": "object",
+    "required": [PREDICTION_FIELD],
+    "properties": {PREDICTION_FIELD: {"type": "number"}},
+}
 TENSOR = {
     "type": "object",
     "required": ["name", "shape", "datatype", "data"],
@@ -86,7 +92,7 @@ def predict_route() -> dict[str, Any]:
         "properties": {
             "model_name": {"type": "string"},
             "model_version": {"type": "string"},
-            "predictions": {"type": "array", "items": PREDICTION},
+            "predictions": {"type": "array", "items": {"$ref": f"{REF}Prediction"}},
         },
     }
     return _route(f"{REF}RecordBatch", ok)
@@ -140,6 +146,7 @@ def install(app: FastAPI, predictor: Callable[[], Predictor | None], max_batch: 
 
 def _components(served: Predictor | None, max_batch: int) -> dict[str, Any]:
     columns = served.columns if served is not None else {}
+    task = served.task if served is not None else "binary"
     record = {
         "type": "object",
         "additionalProperties": False,
@@ -168,7 +175,7 @@ def _components(served: Predictor | None, max_batch: int) -> dict[str, Any]:
                     "type": "object",
                     "required": ["name"],
                     "properties": {
-                        "name": {"enum": [o.name for o in OUTPUTS]},
+                        "name": {"enum": [o.name for o in OUTPUTS[task]]},
                         "parameters": {
                             "type": "object",
                             "properties": {"binary_data": {"type": "boolean"}},
@@ -180,6 +187,7 @@ def _components(served: Predictor | None, max_batch: int) -> dict[str, Any]:
     }
     return {
         "Error": ERROR,
+        "Prediction": PREDICTION if task == "binary" else REGRESSION_PREDICTION,
         "Record": record,
         "RecordBatch": {"type": "array", "minItems": 1, "maxItems": max_batch, "items": record},
         "InferenceRequest": inference,

@@ -64,8 +64,8 @@ class Batch:
     # Per feature, what the model took: numbers (None or NaN when missing), or for a category
     # its strings ("" when missing, as is a category the server was told to treat as missing).
     features: Mapping[str, Sequence[Any] | np.ndarray]
-    scores: Sequence[float]  # positive-class probability per row
-    declined: Sequence[bool]
+    scores: Sequence[float]  # positive-class probability per row, or a regressor's prediction
+    declined: Sequence[bool] | None  # None: a regressor, which decides nothing
 
     @property
     def rows(self) -> int:
@@ -73,10 +73,13 @@ class Batch:
 
 
 def encode(batch: Batch) -> list[bytes]:
-    """One line (newline included) per row: the schema the README documents, `SCHEMA` 1."""
+    """One line (newline included) per row: the schema the README documents, `SCHEMA` 1.
+
+    A regressor's line has its prediction as `score` and a null `decision`."""
     whole, micro = divmod(round(batch.time * 1_000_000), 1_000_000)
     stamp = f"{_second(whole)}.{micro:06d}Z"
     columns = {name: _plain(values) for name, values in batch.features.items()}
+    decisions = [None] * batch.rows if batch.declined is None else batch.declined
     return [
         orjson.dumps(
             {
@@ -88,12 +91,12 @@ def encode(batch: Batch) -> list[bytes]:
                 "model_version": batch.model_version,
                 "features": {name: values[row] for name, values in columns.items()},
                 "score": score,
-                "decision": DECLINE if declined else APPROVE,
+                "decision": None if declined is None else DECLINE if declined else APPROVE,
                 "endpoint": batch.endpoint,
             },
             option=orjson.OPT_APPEND_NEWLINE,  # NaN becomes null
         )
-        for row, (score, declined) in enumerate(zip(batch.scores, batch.declined, strict=True))
+        for row, (score, declined) in enumerate(zip(batch.scores, decisions, strict=True))
     ]
 
 

@@ -44,50 +44,77 @@ def main(argv: Sequence[str] | None = None) -> None:
     metrics = io.read_json(args.metrics)
     pipeline = load_pipeline(args.model)
 
+    # A binary model's metrics carry its decision threshold; a regressor has none.
+    threshold: float | None = metrics["threshold"] if schema.task == "binary" else None
     model = convert(pipeline, schema, params.opset, params.ml_opset)
     version = content_version(model)
-    attach_metadata(
-        model,
-        {
-            metadata.MODEL_NAME: params.model_name,
-            metadata.MODEL_VERSION: version,
-            metadata.FEATURE_SCHEMA: schema.to_dict(),
-            metadata.THRESHOLD: str(metrics["threshold"]),
-            metadata.METRICS: metrics["test"],
-            metadata.PARAMS_DIGEST: io.sha256_json({k: all_params.get(k) for k in MODEL_SECTIONS}),
-            metadata.TRAINING_DATA_DIGEST: io.sha256_file(args.train),
-        },
-    )
+    properties = _metadata(params, version, schema, threshold, metrics["test"], all_params)
+    properties[metadata.TRAINING_DATA_DIGEST] = io.sha256_file(args.train)
+    attach_metadata(model, properties)
     onnx.checker.check_model(model, full_check=True)
-    results = check_parity(
-        pipeline, model, pd.read_parquet(args.test), schema, metrics["threshold"]
-    )
+    results = check_parity(pipeline, model, pd.read_parquet(args.test), schema, threshold, params)
     gate = parity_gate(results, params)
     passed = not gate.failed
-    io.write_json(
-        args.parity_report,
-        {
-            "passed": passed,
-            "threshold": metrics["threshold"],
-            "max_abs_diff_allowed": params.max_abs_diff,
-            "max_flips_allowed": params.max_flips,
-            **results,
-        },
-    )
+    io.write_json(args.parity_report, {"passed": passed, **_allowed(params, threshold), **results})
     if args.gates_dir and args.report:
         record(gate, args.gates_dir, args.report)
     if not passed:
         raise StageError(f"ONNX parity failed, model not exported: {results}")
     io.write_bytes(args.onnx, model.SerializeToString(deterministic=True))
     logger.info(
-        "export: model %s, %d kB, parity max |dp| %.2g, %d flips over %d rows -> %s",
+        "export: model %s, %d kB, parity %s over %d rows -> %s",
         version,
         args.onnx.stat().st_size // 1024,
-        max(r["max_abs_diff"] for r in results.values()),
-        sum(r["flips"] for r in results.values()),
+        _parity_line(results),
         sum(r["rows"] for r in results.values()),
         args.onnx,
     )
+
+
+def _metadata(
+    params: ExportParams,
+    version: str,
+    schema: FeatureSchema,
+    threshold: float | None,
+    test_metrics: dict,
+    all_params: dict,
+) -> dict[str, object]:
+    """The model's metadata but the training data's digest, in the order the file keeps."""
+    properties: dict[str, object] = {
+        metadata.MODEL_NAME: params.model_name,
+        metadata.MODEL_VERSION: version,
+        metadata.FEATURE_SCHEMA: schema.to_dict(),  # its `task` says which outputs the graph has
+    }
+    if threshold is not None:
+        properties[metadata.THRESHOLD] = str(threshold)
+    properties[metadata.METRICS] = test_metrics
+    properties[metadata.PARAMS_DIGEST] = io.sha256_json(
+        {k: all_params.get(k) for k in MODEL_SECTIONS}
+    )
+    return properties
+
+
+def _allowed(params: ExportParams, threshold: float | None) -> dict[str, float | int]:
+    """The tolerances the parity report was judged by (and a binary model's threshold)."""
+    if threshold is None:
+        return {
+            "max_abs_diff_allowed": params.max_abs_diff,
+            "max_rel_diff_allowed": params.max_rel_diff,
+        }
+    return {
+        "threshold": threshold,
+        "max_abs_diff_allowed": params.max_abs_diff,
+        "max_flips_allowed": params.max_flips,
+    }
+
+
+def _parity_line(results: dict[str, dict]) -> str:
+    worst = max(r["max_abs_diff"] for r in results.values())
+    if all("flips" in r for r in results.values()):
+        return f"max |dp| {worst:.2g}, {sum(r['flips'] for r in results.values())} flips"
+    relative = max(r["max_rel_diff"] for r in results.values())
+    outside = sum(r["outside_tolerance"] for r in results.values())
+    return f"max |diff| {worst:.2g}, max relative {relative:.2g}, {outside} rows outside"
 
 
 if __name__ == "__main__":
