@@ -55,20 +55,16 @@ def convert(
 ) -> onnx.ModelProto:
     inputs = [(n, FloatTensorType([None, 1])) for n in schema.numeric]
     inputs += [(n, StringTensorType([None, 1])) for n in schema.categorical]
-    # A classifier's outputs keep skl2onnx's names (label, probabilities); a regressor's one
-    # output is renamed, since skl2onnx would call it `variable`.
-    task_options: dict[str, object] = (
-        {"final_types": [(PREDICTION, FloatTensorType([None, 1]))]}
-        if schema.task == "regression"
-        else {"options": {id(pipeline): {"zipmap": False}}}
-    )
+    options = {} if schema.task == "regression" else {id(pipeline): {"zipmap": False}}
     model = convert_sklearn(
         pipeline,
         initial_types=inputs,
         target_opset={"": opset, "ai.onnx.ml": ml_opset},
+        options=options,
         naming="modelgate_",
-        **task_options,
     )
+    if schema.task == "regression":
+        _rename_output(model, PREDICTION)
     model.graph.name = "modelgate"
     # skl2onnx collects opsets in a set, so their order follows PYTHONHASHSEED; sort for
     # byte-identical files across runs.
@@ -76,6 +72,21 @@ def convert(
     del model.opset_import[:]
     model.opset_import.extend(imports)
     return model
+
+
+def _rename_output(model: onnx.ModelProto, name: str) -> None:
+    """Give a regressor's one output (skl2onnx calls it `variable`) its contract name.
+
+    Renamed after conversion: skl2onnx's `final_types` clashes with the `naming` prefix that
+    keeps internal names apart from the inputs' (skl2onnx 1.20, "Unable to add duplicated
+    output").
+    """
+    if name in [i.name for i in model.graph.input]:
+        raise ValueError(f"a feature is named {name!r}, the regressor's output: rename it")
+    (output,) = model.graph.output
+    for node in model.graph.node:
+        node.output[:] = [name if o == output.name else o for o in node.output]
+    output.name = name
 
 
 def content_version(model: onnx.ModelProto) -> str:

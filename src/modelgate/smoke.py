@@ -1,6 +1,7 @@
 """Smoke test of a running server before its image is pushed: it becomes ready, and `/predict`
-scores one test row as the pipeline's own evaluation did, with the model version it was built
-from. The deploy workflow runs it against the freshly built container.
+scores one test row as the pipeline's own evaluation did (a binary model's probability, a
+regressor's prediction), with the model version it was built from. The deploy workflow runs it
+against the freshly built container.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ logger = logging.getLogger(__name__)
 
 # reports/predictions/test.csv keeps 6 significant digits; ONNX parity is < 1e-6.
 SCORE_TOLERANCE = 2e-6
+# A prediction's 6 digits are relative (5e-6 of it), and float32 keeps ~7.
+RELATIVE_TOLERANCE = 1e-5
+# Per task: the column of reports/predictions/test.csv and the field of a /predict row.
+SCORED = {"binary": ("score", "probability"), "regression": ("predicted", "prediction")}
 
 
 def wait_ready(url: str, timeout_s: float) -> None:
@@ -67,10 +72,13 @@ def predict(url: str, record: dict[str, Any]) -> dict[str, Any]:
         raise StageError(f"/predict answered {exc.code}: {exc.read().decode()[:500]}") from exc
 
 
-def check(body: dict[str, Any], expected_score: float, model_version: str | None) -> float:
+def check(
+    body: dict[str, Any], expected_score: float, model_version: str | None, task: str = "binary"
+) -> float:
     """The score of the one prediction, refused unless it and the model version are right."""
-    score = body["predictions"][0]["probability"]
-    if abs(score - expected_score) > SCORE_TOLERANCE:
+    score = body["predictions"][0][SCORED[task][1]]
+    relative = RELATIVE_TOLERANCE * abs(expected_score) if task == "regression" else 0.0
+    if abs(score - expected_score) > SCORE_TOLERANCE + relative:
         raise StageError(f"/predict scored {score!r}, the pipeline {expected_score!r}")
     if model_version and body.get("model_version") != model_version:
         raise StageError(f"served model {body.get('model_version')!r}, expected {model_version!r}")
@@ -88,9 +96,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     schema = FeatureSchema.from_dict(io.read_json(args.schema))
     (record,) = client_records(pd.read_parquet(args.test).head(1), schema.features)
-    expected = float(pd.read_csv(args.expected)["score"].iloc[0])
+    expected = float(pd.read_csv(args.expected)[SCORED[schema.task][0]].iloc[0])
     wait_ready(args.url, args.timeout)
-    score = check(predict(args.url, record), expected, args.model_version)
+    score = check(predict(args.url, record), expected, args.model_version, schema.task)
     logger.info("smoke test passed: ready, /predict scored %.6f as the pipeline did", score)
 
 

@@ -55,3 +55,13 @@ def test_the_key_names_import_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 
     assert out.stdout.strip() == "[]"
+
+
+def test_a_threshold_is_required_of_a_binary_model_only():
+    regressor = {metadata.FEATURE_SCHEMA: json.dumps({"task": "regression", "columns": {}})}
+    older = {metadata.FEATURE_SCHEMA: json.dumps({"columns": {}})}  # exported before tasks
+
+    assert (metadata.task(regressor), metadata.task(older)) == ("regression", "binary")
+    assert metadata.THRESHOLD not in metadata.required("regression")
+    assert metadata.required("binary") == (*metadata.REQUIRED, metadata.THRESHOLD)
+    assert metadata.GRAPH_OUTPUT == {"binary": "probabilities", "regression": "prediction"}

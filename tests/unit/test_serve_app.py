@@ -41,7 +41,7 @@ def triton_inputs(
     keeps tritonclient's default, which is binary."""
     rows = records(frame, schema)
     inputs = []
-    for name, spec in schema.columns.items():
+    for name, spec in schema.feature_columns.items():
         column = [r[name] for r in rows]
         if spec.kind == "categorical":
             tensor = v2.InferInput(name, [len(rows), 1], "BYTES")
@@ -56,12 +56,12 @@ def triton_inputs(
 
 
 def triton_infer(
-    client: TestClient, inputs: list[v2.InferInput], outputs: list | None = None
+    client: TestClient, inputs: list[v2.InferInput], outputs: list | None = None, model: str = NAME
 ) -> tuple[httpx.Response, v2.InferResult]:
     """POST what tritonclient's `infer` would send, and read the answer as it reads one."""
     body, json_size = v2.InferenceServerClient.generate_request_body(inputs, outputs=outputs)
     headers = {} if json_size is None else {"Inference-Header-Content-Length": str(json_size)}
-    response = client.post(f"/v2/models/{NAME}/infer", content=body, headers=headers)
+    response = client.post(f"/v2/models/{model}/infer", content=body, headers=headers)
     assert response.status_code == 200, response.text
     length = response.headers.get("inference-header-content-length")
     result = v2.InferenceServerClient.parse_response_body(
