@@ -64,32 +64,17 @@ class Predictor:
 
     @classmethod
     def load(cls, path: Path, threads: int = 1) -> Predictor:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        try:
-            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own untyped errors for every cause
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ModelLoadError(f"model file {path} cannot be loaded: {reason}") from None
+        session = _session(path, threads)
         meta = metadata.read(session)
-        try:
-            missing = metadata.missing(meta) or metadata.missing(
-                meta, metadata.required(metadata.task(meta))
-            )
-        except ValueError as exc:
-            raise ModelLoadError(f"model file {path} has unreadable metadata: {exc}") from None
-        if missing:
-            raise ModelLoadError(
-                f"model file {path} lacks metadata {missing}: not a modelgate export"
-            )
+        _require(meta, metadata.REQUIRED, path)
         try:
             schema = json.loads(meta[metadata.FEATURE_SCHEMA])
             declared = {n: ColumnSpec.model_validate(s) for n, s in schema["columns"].items()}
             task = schema.get("task", "binary")
+            _require(meta, metadata.required(task), path)
             threshold = float(meta[metadata.THRESHOLD]) if task == "binary" else None
             decoded = metadata.decoded(meta)
-        except (ValueError, KeyError, ValidationError) as exc:
+        except (ValueError, KeyError, ValidationError, AttributeError) as exc:
             raise ModelLoadError(f"model file {path} has unreadable metadata: {exc}") from None
         columns = _inputs(session, declared, schema.get("protected", ()), path)
         if task not in OUTPUTS or metadata.GRAPH_OUTPUT[task] not in _names(session.get_outputs()):
@@ -147,6 +132,23 @@ class Predictor:
             for o in self.output_specs
         ]
         return inputs, outputs
+
+
+def _session(path: Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors for every cause
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelLoadError(f"model file {path} cannot be loaded: {reason}") from None
+
+
+def _require(meta: Mapping[str, str], keys: tuple[str, ...], path: Path) -> None:
+    missing = metadata.missing(meta, keys)
+    if missing:
+        raise ModelLoadError(f"model file {path} lacks metadata {missing}: not a modelgate export")
 
 
 def _names(args: list[Any]) -> list[str]:
