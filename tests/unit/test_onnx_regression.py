@@ -17,8 +17,9 @@ import yaml
 from modelgate import io, metadata
 from modelgate.gates.parity import TOLERANCE_RULE, parity_gate
 from modelgate.model import build_pipeline, labels, load_pipeline, model_frame, scores
-from modelgate.onnx_export import PREDICTION, onnx_scores, regression_parity
-from modelgate.params import ExportParams, TrainParams
+from modelgate.onnx_export import PREDICTION, convert, onnx_scores, regression_parity
+from modelgate.params import ColumnSpec, ExportParams, TrainParams
+from modelgate.schema import FeatureSchema
 from modelgate.stages import export
 from tests.unit._demand import SKUS, Demand, demand_fixture, demand_params  # noqa: F401 (a fixture)
 from tests.unit._pipeline import PipelineRun
@@ -191,3 +192,15 @@ def test_two_exports_are_byte_identical(run: PipelineRun, demand: Demand, tmp_pa
     export.main(run.export_argv(tmp_path / "model.onnx", tmp_path / "parity.json"))
 
     assert (tmp_path / "model.onnx").read_bytes() == demand.onnx.read_bytes()
+
+
+def test_a_feature_named_like_the_output_is_refused_with_its_name():
+    columns = {n: ColumnSpec(kind="numeric") for n in ("prediction", "x")}
+    schema = FeatureSchema("y", None, None, columns, "regression")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.random((40, 2)), columns=list(columns)).astype("float32")
+    pipeline = build_pipeline(schema, TrainParams(**demand_params()["train"]))
+    pipeline.fit(frame, rng.random(40))
+
+    with pytest.raises(ValueError, match="a feature is named 'prediction'"):
+        convert(pipeline, schema, opset=17, ml_opset=3)
