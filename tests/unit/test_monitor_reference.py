@@ -148,3 +148,56 @@ def test_load_names_a_file_that_is_absent_or_not_json(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(BadReferenceError, match=r"bad\.json"):
         Reference.load(tmp_path / "bad.json")
+
+
+# --- a regressor's reference (issue 12) ---------------------------------------------------------
+
+
+def _demand_reference() -> tuple[Reference, FeatureSchema]:
+    from tests.unit._demand import demand_params, make_demand_frame
+
+    ingest = IngestParams.model_validate(demand_params()["ingest"])
+    schema = FeatureSchema.from_params(ingest)
+    frame = enforce_contract(make_demand_frame(600), ingest, "demand")
+    rng = np.random.default_rng(0)
+    actuals = rng.gamma(4.0, 40.0, 80).round(3)
+    predictions = actuals + rng.normal(0, 5, 80)
+    return Reference.build(frame, schema, predictions, actuals, "d1", 5000, 0), schema
+
+
+def test_a_regressors_reference_keeps_features_only_predictions_and_actuals(
+    tmp_path: Path,
+) -> None:
+    ref, schema = _demand_reference()
+    assert ref.task == "regression" and ref.features == tuple(schema.features)
+    assert "region" not in ref.features and "date" not in ref.features  # protected, a date
+    assert "date_day_of_week" in ref.numeric  # the date's calendar parts are the inputs
+    assert ref.labels.dtype == np.float64 and ref.labels.max() > 1  # actuals, not 0/1
+    path = tmp_path / "reference.json"
+    ref.save(path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["task"] == "regression" and "labels" not in data and len(data["actuals"]) == 80
+    back = Reference.load(path)
+    assert back.task == "regression" and np.array_equal(back.labels, ref.labels)
+    back.save(tmp_path / "again.json")
+    assert (tmp_path / "again.json").read_bytes() == path.read_bytes()
+
+
+def test_a_binary_reference_names_no_task_so_its_bytes_stay_as_they_were() -> None:
+    assert "task" not in build(typed(100)).to_dict()
+
+
+def test_a_regressors_reference_refuses_non_finite_actuals_and_a_file_mixing_kinds(
+    tmp_path: Path,
+) -> None:
+    ref, schema = _demand_reference()
+    with pytest.raises(BadReferenceError, match="must be finite"):
+        Reference.build(
+            pd.DataFrame({"x": [1]}), schema, np.ones(2), np.array([1.0, np.inf]), "d", 100, 0
+        )
+    data = ref.to_dict()
+    data["labels"] = [0] * 80
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(BadReferenceError, match="a regression reference has actuals, not labels"):
+        Reference.load(path)

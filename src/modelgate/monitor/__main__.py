@@ -43,7 +43,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="modelgate monitor", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--log", required=True, help="prediction log: a directory or s3://...")
-    parser.add_argument("--outcomes", type=Path, help="CSV: request_id,outcome,outcome_date")
+    parser.add_argument(
+        "--outcomes",
+        type=Path,
+        help="CSV: request_id,outcome,outcome_date (a regressor's outcome is the actual value)",
+    )
     parser.add_argument("--start", type=_moment, help="first decision time (ISO 8601, UTC)")
     parser.add_argument("--end", type=_moment, help="end of the window, exclusive (ISO 8601, UTC)")
     parser.add_argument("--as-of", type=date.fromisoformat, help="today, for outcome maturity")
@@ -57,10 +61,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _model(path: Path) -> tuple[Model, FeatureSchema, dict[str, float]]:
     meta = metadata.decoded(metadata.read(path))
-    model = Model(
-        meta[metadata.MODEL_NAME], meta[metadata.MODEL_VERSION], float(meta[metadata.THRESHOLD])
-    )
-    return model, FeatureSchema.from_dict(meta[metadata.FEATURE_SCHEMA]), meta[metadata.METRICS]
+    schema = FeatureSchema.from_dict(meta[metadata.FEATURE_SCHEMA])
+    threshold = float(meta[metadata.THRESHOLD]) if schema.task == "binary" else None
+    model = Model(meta[metadata.MODEL_NAME], meta[metadata.MODEL_VERSION], threshold)
+    return model, schema, meta[metadata.METRICS]
 
 
 def _window(args: argparse.Namespace, model: Model, schema: FeatureSchema) -> Window:
@@ -69,7 +73,10 @@ def _window(args: argparse.Namespace, model: Model, schema: FeatureSchema) -> Wi
     others = int(rows.attrs.get("other_versions", 0))
     if args.outcomes is None:
         return Window(rows, other_versions=others)
-    labelled = outcomes.read_outcomes(args.outcomes, schema.classes, schema.classes[1])
+    if schema.task == "regression":
+        labelled = outcomes.read_outcomes(args.outcomes, None, None)  # numeric actuals
+    else:
+        labelled = outcomes.read_outcomes(args.outcomes, schema.classes, schema.classes[1])
     return Window(rows, outcomes.join(rows, labelled, str(args.outcomes)), others)
 
 

@@ -89,7 +89,7 @@ def read_window(
         raise LogError(f"no prediction log files ({PREFIX}*{SUFFIX}) under {source}")
     wanted = [f for f in files if end is None or f.first < end]
     with _no_gc():
-        records, where, problems = _parse(wanted)
+        records, where, problems = _parse(wanted, schema.task == "regression")
     times = _times([r["time"] for r in records], where, problems)
     in_window = (
         times.notna()
@@ -171,7 +171,9 @@ def _s3_objects(url: str, endpoint_url: str | None) -> Iterator[tuple[str, Calla
         yield f"s3://{bucket}/{key}", functools.partial(fetch, key)
 
 
-def _parse(files: list[_File]) -> tuple[list[dict[str, Any]], list[_Where], list[str]]:
+def _parse(
+    files: list[_File], regressor: bool = False
+) -> tuple[list[dict[str, Any]], list[_Where], list[str]]:
     """Every line whose envelope is sound, where each came from, and what is wrong elsewhere."""
     with ThreadPoolExecutor(min(FETCH_THREADS, len(files) or 1)) as pool:
         contents = list(pool.map(_read, files))  # S3 round trips overlap; parsing holds the GIL
@@ -187,7 +189,7 @@ def _parse(files: list[_File]) -> tuple[list[dict[str, Any]], list[_Where], list
             except orjson.JSONDecodeError as exc:
                 problems.append(f"{file.name} line {number}: not JSON ({exc})")
                 continue
-            problem = _envelope_problem(record)
+            problem = _regressor_problem(record) if regressor else _envelope_problem(record)
             if problem:
                 problems.append(f"{file.name} line {number}: {problem}")
                 continue
@@ -230,6 +232,20 @@ def _envelope_problem(record: Any) -> str | None:
     if not 0 <= record["score"] <= 1 or record["row"] < 0:
         return f"`score` {record['score']!r} or `row` {record['row']!r} out of range"
     return None
+
+
+def _regressor_problem(record: Any) -> str | None:
+    """A regressor's line: its prediction as `score`, any finite number, and no decision
+    (`modelgate.serve.prediction_log.encode`)."""
+    if type(record) is dict and record.get("decision") is None:
+        line = {**record, "decision": APPROVE, "score": 0.5}  # check the rest as a binary line
+        problem = _envelope_problem(line)
+        if problem is None and type(record.get("score")) not in (float, int):
+            return f"`score` is {record.get('score')!r}, not a number"
+        return problem
+    if type(record) is dict:
+        return f"`decision` {record.get('decision')!r}: a regressor's line has none (null)"
+    return _envelope_problem(record)
 
 
 def _times(texts: list[str], where: list[_Where], problems: list[str]) -> pd.Series:

@@ -2,8 +2,9 @@
 
 The file is what the lender's loan system exports, one line per decision whose outcome is
 known: `request_id,outcome,outcome_date` (the outcome a target class of `ingest.target_classes`,
-the date ISO `YYYY-MM-DD`), and a `row` column when requests score several applicants at once
-(the row's index in the request, as the prediction log records it). Other columns are ignored.
+or for a regressor the actual value, a finite number; the date ISO `YYYY-MM-DD`), and a `row`
+column when requests score several applicants at once (the row's index in the request, as the
+prediction log records it). Other columns are ignored.
 Every problem in the file is reported at once, by line and column, and nothing of a file with
 a problem is used: realized performance on half a file would look like a real measurement.
 """
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from modelgate.cli import StageError
@@ -29,9 +31,10 @@ class OutcomesError(StageError):
     """The outcomes file cannot be read, or some of its lines break the format."""
 
 
-def read_outcomes(path: Path, classes: Sequence[str], positive: str) -> pd.DataFrame:
-    """The checked outcomes of the CSV at `path`: request_id, row, label (1 for `positive`)
-    and outcome_date (UTC midnight). Without a `row` column, `row` is missing (NA)."""
+def read_outcomes(path: Path, classes: Sequence[str] | None, positive: str | None) -> pd.DataFrame:
+    """The checked outcomes of the CSV at `path`: request_id, row, label (1 for `positive`;
+    with no `classes`, a regressor's, the actual value as a float) and outcome_date (UTC
+    midnight). Without a `row` column, `row` is missing (NA)."""
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, quoting=csv.QUOTE_MINIMAL)
     except FileNotFoundError as exc:
@@ -43,7 +46,9 @@ def read_outcomes(path: Path, classes: Sequence[str], positive: str) -> pd.DataF
     return parse(raw, str(path), classes, positive)
 
 
-def parse(raw: pd.DataFrame, source: str, classes: Sequence[str], positive: str) -> pd.DataFrame:
+def parse(
+    raw: pd.DataFrame, source: str, classes: Sequence[str] | None, positive: str | None
+) -> pd.DataFrame:
     """Check every line of `raw` (strings, as read); raise OutcomesError listing what is wrong."""
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
@@ -64,11 +69,23 @@ def parse(raw: pd.DataFrame, source: str, classes: Sequence[str], positive: str)
         {
             "request_id": text["request_id"],
             "row": row.astype("Int64"),
-            "label": (text["outcome"] == positive).astype("int64"),
+            "label": _labels(text["outcome"], classes, positive),
             "outcome_date": dates,
         }
     )
     return out.reset_index(drop=True)
+
+
+def _labels(outcome: pd.Series, classes: Sequence[str] | None, positive: str | None) -> pd.Series:
+    if classes is None:
+        return _actuals(outcome)
+    return (outcome == positive).astype("int64")
+
+
+def _actuals(outcome: pd.Series) -> pd.Series:
+    """A regressor's outcomes as numbers; NaN where the text is not a finite number."""
+    values = pd.to_numeric(outcome, errors="coerce").astype("float64")
+    return values.where(np.isfinite(values))
 
 
 def _line(index: int) -> str:
@@ -76,7 +93,7 @@ def _line(index: int) -> str:
 
 
 def _problems(
-    text: pd.DataFrame, dates: pd.Series, rows: pd.Series | None, classes: Sequence[str]
+    text: pd.DataFrame, dates: pd.Series, rows: pd.Series | None, classes: Sequence[str] | None
 ) -> list[str]:
     """Every broken field, in file order."""
     found: list[tuple[int, str]] = []
@@ -85,7 +102,10 @@ def _problems(
         found.extend((i, f"{column} {text.at[i, column]!r} {what}") for i in text.index[mask])
 
     flag(text["request_id"] == "", "request_id", "is empty")
-    flag(~text["outcome"].isin(classes), "outcome", f"is not one of {', '.join(classes)}")
+    if classes is None:
+        flag(_actuals(text["outcome"]).isna(), "outcome", "is not a finite number")
+    else:
+        flag(~text["outcome"].isin(classes), "outcome", f"is not one of {', '.join(classes)}")
     flag(dates.isna(), "outcome_date", "is not a YYYY-MM-DD date")
     if rows is not None:
         flag(
@@ -102,7 +122,8 @@ def _problems(
 class Joined:
     """A window's decisions with their outcomes, when known.
 
-    `frame` has the window's columns plus `label` (1.0 default, 0.0 repaid, NaN unknown) and
+    `frame` has the window's columns plus `label` (1.0 default, 0.0 repaid, a regressor's
+    actual value, NaN unknown) and
     `outcome_date` (NaT when unknown); `unmatched` counts outcomes of no decision in the window,
     `duplicates` logged predictions dropped as repeats of a request row (a client's retry).
     """

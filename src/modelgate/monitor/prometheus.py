@@ -32,6 +32,15 @@ REALIZED = {
     "ece": "expected calibration error",
     "approval_rate": "approval rate",
 }
+# A regressor's cohorts (modelgate.monitor.realized_error); a binary result has none of them,
+# so their families never appear beside a binary model's.
+REALIZED_ERROR = {
+    "mae": "mean absolute error",
+    "rmse": "root mean squared error",
+    "bias": "mean error (prediction minus actual)",
+    "wape": "weighted absolute percentage error",
+    "mae_increase": "MAE change relative to the test set's",
+}
 _TEST = ("feature", "test")
 
 # name (without PREFIX) -> (help, label names)
@@ -69,6 +78,8 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "realized_unlabelled_rows": ("Mature decisions with no outcome yet", ()),
     "realized_unmatched_outcomes": ("Outcomes that match no logged prediction", ()),
     "realized_duplicate_predictions": ("Predictions logged more than once (retries)", ()),
+    "realized_max_error_increase": ("Relative MAE increase over the test set's that is material",
+                                    ()),
     "realized_rows": ("Decisions in the cohort", ("cohort",)),
     "realized_labelled": ("Decisions of the cohort whose outcome is known", ("cohort",)),
     "realized_positives": ("Outcomes of the cohort in the positive class", ("cohort",)),
@@ -96,6 +107,7 @@ def _intervals(
 
 METRICS |= _intervals("estimated", ESTIMATED, "of the window, from its scores", ())
 METRICS |= _intervals("realized", REALIZED, "of the cohort", ("cohort",))
+METRICS |= _intervals("realized", REALIZED_ERROR, "of the cohort", ("cohort",))
 
 
 class _Exporter:
@@ -224,13 +236,14 @@ def _estimated(out: _Exporter, estimated: dict[str, Any]) -> None:
 def _realized(out: _Exporter, realized: dict[str, Any]) -> None:
     days = realized.get("maturity_days")
     out.set("realized_maturity_seconds", None if days is None else days * 86400)
-    for key in ("immature_rows", "unlabelled_rows", "unmatched_outcomes", "duplicate_predictions"):
+    for key in ("immature_rows", "unlabelled_rows", "unmatched_outcomes", "duplicate_predictions",
+                "max_error_increase"):  # fmt: skip
         out.set(f"realized_{key}", realized.get(key))
     for cohort in realized.get("cohorts") or []:
         name = str(cohort["cohort"])
         for key in ("rows", "labelled", "positives", "judged", "degraded"):
             out.set(f"realized_{key}", cohort.get(key), cohort=name)
-        for key in REALIZED:
+        for key in (*REALIZED, *REALIZED_ERROR):
             out.interval(f"realized_{key}", cohort.get(key), cohort=name)
         for verdict in ("below", "worse_than_test"):
             for metric in cohort.get(verdict) or []:

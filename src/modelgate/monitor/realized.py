@@ -18,7 +18,8 @@ unless the lender reports outcomes for every decision, which the report states.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -204,25 +205,51 @@ def realized(
     Outcomes dated after `as_of` are treated as not yet known: a past `as_of` reproduces the
     report as it stood that day.
     """
-    frame = joined.frame.copy()
-    cutoff = pd.Timestamp(as_of)
-    late = frame["outcome_date"].dt.tz_convert("UTC").dt.tz_localize(None) > cutoff
-    frame.loc[late, "label"] = np.nan
-    names, ends = cohort_names(frame["time"], params.cohort)
-    mature = ends + pd.Timedelta(days=params.maturity_days) <= cutoff
+    matured = Matured.of(joined, as_of, params)
     cohorts = [
         cohort(str(name), rows, params, limits, test_metrics, bins, calibration, seed)
-        for name, rows in frame[mature].groupby(names[mature], sort=True)
+        for name, rows in matured.cohorts()
     ]
-    return {
-        "maturity_days": params.maturity_days,
-        "as_of": as_of.isoformat(),
-        "cohort": params.cohort,
-        "cohorts": cohorts,
-        "degraded": any(c["degraded"] for c in cohorts),
-        "immature_rows": int((~mature).sum()),
-        "unlabelled_rows": int(frame.loc[mature, "label"].isna().sum()),
-        "outcomes_after_as_of": int(late.sum()),
-        "unmatched_outcomes": joined.unmatched,
-        "duplicate_predictions": joined.duplicates,
-    }
+    return matured.block(cohorts)
+
+
+@dataclass(frozen=True)
+class Matured:
+    """A joined window split into cohorts, outcomes after `as_of` blanked: what the binary
+    and the regression `realized` blocks share (`modelgate.monitor.realized_error`)."""
+
+    joined: Joined
+    as_of: date
+    params: PerformanceParams
+    frame: pd.DataFrame
+    names: pd.Series
+    mature: pd.Series
+    late: pd.Series
+
+    @classmethod
+    def of(cls, joined: Joined, as_of: date, params: PerformanceParams) -> Matured:
+        frame = joined.frame.copy()
+        cutoff = pd.Timestamp(as_of)
+        late = frame["outcome_date"].dt.tz_convert("UTC").dt.tz_localize(None) > cutoff
+        frame.loc[late, "label"] = np.nan
+        names, ends = cohort_names(frame["time"], params.cohort)
+        mature = ends + pd.Timedelta(days=params.maturity_days) <= cutoff
+        return cls(joined, as_of, params, frame, names, mature, late)
+
+    def cohorts(self) -> Iterator[tuple[object, pd.DataFrame]]:
+        """(name, rows) of each mature cohort, in name order."""
+        yield from self.frame[self.mature].groupby(self.names[self.mature], sort=True)
+
+    def block(self, cohorts: list[dict[str, object]]) -> dict[str, object]:
+        return {
+            "maturity_days": self.params.maturity_days,
+            "as_of": self.as_of.isoformat(),
+            "cohort": self.params.cohort,
+            "cohorts": cohorts,
+            "degraded": any(c["degraded"] for c in cohorts),
+            "immature_rows": int((~self.mature).sum()),
+            "unlabelled_rows": int(self.frame.loc[self.mature, "label"].isna().sum()),
+            "outcomes_after_as_of": int(self.late.sum()),
+            "unmatched_outcomes": self.joined.unmatched,
+            "duplicate_predictions": self.joined.duplicates,
+        }

@@ -6,6 +6,10 @@ Per feature it keeps what the drift tests need: for a number, a seeded sample of
 exact values); for a category, every category's count. Both keep the missing count and the row
 count. The validation rows' scores and labels come too, for performance estimation before labels
 (`estimate`): those rows were not fitted, so their scores are what production's look like.
+A regressor's reference (`task: regression`, issue 12) holds its validation predictions as
+the scores and the actual values as the labels: the score drift test then watches the
+prediction's distribution. Only the features are kept, never a protected column (the server
+does not log those) nor a date (its calendar parts are the features).
 
 Values are kept at the precision the model sees them (float32, `modelgate.model.model_frame`),
 and the monitor casts the window the same way: an income of 230.8 must be one value on both
@@ -29,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError,
 from modelgate import io
 from modelgate.cli import StageError
 from modelgate.model import model_frame
-from modelgate.params import MISSING_CATEGORY
+from modelgate.params import MISSING_CATEGORY, Task
 from modelgate.schema import FeatureSchema
 
 FORMAT = 1
@@ -65,8 +69,9 @@ class Reference:
     features: tuple[str, ...]  # model-input order
     numeric: dict[str, NumericReference]
     categorical: dict[str, CategoricalReference]
-    scores: np.ndarray  # the model's validation scores, float32 as float64
-    labels: np.ndarray  # their outcomes, 1 for the positive class
+    scores: np.ndarray  # the model's validation scores (a regressor's predictions), as float64
+    labels: np.ndarray  # their outcomes: 1 for the positive class, or a regressor's actuals
+    task: Task = "binary"
 
     @classmethod
     def build(
@@ -80,14 +85,14 @@ class Reference:
         seed: int,
     ) -> Reference:
         """From the train + validation rows of `frame` (typed by the data contract) and the
-        model's scores of the validation rows with their 0/1 labels."""
+        model's scores of the validation rows with their labels (0/1, or a regressor's actual
+        values)."""
         if frame.empty:
             raise BadReferenceError("the reference needs at least one row of train + validation")
         scores, labels = np.asarray(scores), np.asarray(labels)
         if scores.shape != labels.shape or scores.ndim != 1 or not len(scores):
             raise BadReferenceError(f"{scores.shape} scores for {labels.shape} labels")
-        if not np.isin(labels, (0, 1)).all() or not np.isfinite(scores).all():
-            raise BadReferenceError("labels must be 0 or 1 and scores finite")
+        _check_labels(schema.task, scores, labels)
         features = model_frame(frame, schema)
         rng = np.random.default_rng(seed)
         rows = len(features)
@@ -101,7 +106,7 @@ class Reference:
         }
         return cls(
             model_version, rows, sample, seed, tuple(schema.features), numeric, categorical,
-            _frozen(scores.astype(np.float32)), _frozen(labels.astype(np.int64)),
+            _frozen(scores.astype(np.float32)), _labels(schema.task, labels), schema.task,
         )  # fmt: skip
 
     def save(self, path: Path) -> None:
@@ -124,7 +129,10 @@ class Reference:
         return cls._from_file(data)
 
     def to_dict(self) -> dict[str, object]:
+        # A binary reference names no task, so the credit model's file keeps its bytes.
+        task = {} if self.task == "binary" else {"task": self.task}
         return {
+            **task,
             "format": FORMAT,
             "model_version": self.model_version,
             "rows": self.rows,
@@ -151,7 +159,11 @@ class Reference:
                 for n, r in self.categorical.items()
             },
             "scores": _decimals(self.scores),
-            "labels": self.labels.tolist(),
+            **(
+                {"labels": self.labels.tolist()}
+                if self.task == "binary"
+                else {"actuals": _decimals(self.labels)}
+            ),
         }
 
     @classmethod
@@ -166,8 +178,23 @@ class Reference:
         }
         return cls(
             data.model_version, data.rows, data.sample, data.seed, tuple(data.features),
-            numeric, categorical, _floats(data.scores), _frozen(np.asarray(data.labels, np.int64)),
+            numeric, categorical, _floats(data.scores), _labels(data.task, data.outcomes),
+            data.task,
         )  # fmt: skip
+
+
+def _check_labels(task: Task, scores: np.ndarray, labels: np.ndarray) -> None:
+    if task == "binary" and (not np.isin(labels, (0, 1)).all() or not np.isfinite(scores).all()):
+        raise BadReferenceError("labels must be 0 or 1 and scores finite")
+    if task == "regression" and not np.isfinite(np.r_[scores, labels].astype(np.float64)).all():
+        raise BadReferenceError("a regressor's predictions and actual values must be finite")
+
+
+def _labels(task: Task, labels: np.ndarray | list[float]) -> np.ndarray:
+    """0/1 as int64, or a regressor's actuals at the model's float32 precision."""
+    if task == "binary":
+        return _frozen(np.asarray(labels, np.int64))
+    return _frozen(np.asarray(labels, np.float32))
 
 
 def _numeric(
@@ -239,6 +266,7 @@ class _Categorical(_Section):
 
 
 class _File(_Section):
+    task: Task = "binary"
     format: Literal[1]
     model_version: str
     rows: int = Field(ge=1)
@@ -248,12 +276,20 @@ class _File(_Section):
     numeric: dict[str, _Numeric]
     categorical: dict[str, _Categorical]
     scores: list[FiniteFloat] = Field(min_length=1)
-    labels: list[Literal[0, 1]]
+    labels: list[Literal[0, 1]] | None = None  # binary
+    actuals: list[FiniteFloat] | None = None  # regression
+
+    @property
+    def outcomes(self) -> list[float]:
+        return list((self.labels if self.task == "binary" else self.actuals) or [])
 
     @model_validator(mode="after")
     def _check(self) -> _File:
         if sorted(self.features) != sorted([*self.numeric, *self.categorical]):
             raise ValueError("features must list each numeric and categorical feature once")
-        if len(self.scores) != len(self.labels):
-            raise ValueError(f"{len(self.scores)} scores but {len(self.labels)} labels")
+        key, other = ("labels", "actuals") if self.task == "binary" else ("actuals", "labels")
+        if getattr(self, other) is not None:
+            raise ValueError(f"a {self.task} reference has {key}, not {other}")
+        if len(self.scores) != len(self.outcomes):
+            raise ValueError(f"{len(self.scores)} scores but {len(self.outcomes)} {key}")
         return self

@@ -23,6 +23,7 @@ MIN_SHOWN_ROWS = 5
 MAX_CHARTED = 8  # features in the effect-size chart
 ALERTS = {OK: "TIP", DRIFT: "WARNING", INSUFFICIENT: "WARNING"}  # the rest: CAUTION
 NAMES = {"roc_auc": "ROC-AUC", "ks": "KS", "brier": "Brier", "ece": "ECE"}
+ERROR_NAMES = {"mae": "MAE", "rmse": "RMSE", "bias": "bias"}  # a regressor's (realized_error)
 Result = Mapping[str, Any]
 
 
@@ -51,7 +52,11 @@ def _limit(rule: Mapping[str, float] | None) -> str:
 
 
 def _names(metrics: Sequence[str]) -> str:
-    return ", ".join(NAMES.get(m, m) for m in metrics)
+    return ", ".join((NAMES | ERROR_NAMES).get(m, m) for m in metrics)
+
+
+def _regressor(result: Result) -> bool:
+    return result.get("task") == "regression"
 
 
 # --- verdict ----------------------------------------------------------------------------------
@@ -65,8 +70,14 @@ def _degraded_parts(result: Result) -> list[str]:
         parts.append(
             f"estimated ROC-AUC {_interval(estimated['roc_auc'])} below the gate's {floor}"
         )
-    for c in (result.get("realized") or {}).get("cohorts", []):
-        if c["degraded"]:
+    realized = result.get("realized") or {}
+    for c in realized.get("cohorts", []):
+        if c["degraded"] and _regressor(result) and "mae" in c["below"]:
+            parts.append(
+                f"cohort {c['cohort']} MAE {_interval(c['mae'])}, more than "
+                f"{realized['max_error_increase']:.0%} above the test set's"
+            )
+        elif c["degraded"]:
             parts.append(f"cohort {c['cohort']} past the limits on {_names(c['below'])}")
     return parts
 
@@ -203,6 +214,9 @@ def _auc_reading(auc: Mapping[str, Any], floor: float | None) -> str:
 
 def estimated_section(result: Result) -> str:
     estimated = result.get("estimated")
+    if _regressor(result):
+        note = result.get("estimate_note") or "no label-free estimate for regression"
+        return f"## Estimated performance (before labels)\n\nNot estimated: {note}."
     if not estimated:
         return "## Estimated performance (before labels)\n\nNot estimated: no scores in the window."
     limits, test = result.get("limits") or {}, result.get("test_metrics") or {}
@@ -251,6 +265,8 @@ def realized_section(result: Result) -> str:
     title = "## Realized performance (after labels)"
     if not realized:
         return f"{title}\n\nNo outcomes file: nothing to measure yet."
+    if _regressor(result):
+        return f"{title}\n\n" + error_table(result)
     limits, test = result.get("limits") or {}, result.get("test_metrics") or {}
     rows = [
         [c["cohort"], f"{c['rows']:,}", f"{c.get('labelled', c['rows']):,}", c["positives"],
@@ -267,6 +283,51 @@ def realized_section(result: Result) -> str:
     if not realized["cohorts"]:
         return f"{title}\n\n{intro}\n\nNo cohort is mature yet."
     return f"{title}\n\n{intro}\n\n" + md.table(REALIZED_HEADER, rows)
+
+
+def _error_reading(c: Mapping[str, Any], margin: float) -> str:
+    if not c["judged"]:
+        return f"not judged: {c.get('note') or 'too small'}"
+    if c["degraded"]:
+        return f"**degraded**: {_names(c['below'])}" + (
+            f" more than {margin:.0%} above the test set's" if "mae" in c["below"] else ""
+        )
+    worse = c.get("worse_than_test") or []
+    return f"ok; worse than the test set on {_names(worse)}" if worse else "ok"
+
+
+ERROR_HEADER = ["cohort", "predictions", "with actuals", "MAE [interval]", "MAE vs test",
+                "RMSE [interval]", "bias [interval]", "WAPE", "verdict"]  # fmt: skip
+
+
+def error_table(result: Result) -> str:
+    """A regressor's cohorts: errors with their t-intervals against the test set's."""
+    realized, test = result["realized"], result.get("test_metrics") or {}
+    margin = float(realized["max_error_increase"])
+    rows = [
+        [c["cohort"], f"{c['rows']:,}", f"{c['labelled']:,}", _interval(c["mae"]),
+         _relative(c.get("mae_increase")), _interval(c["rmse"]), _interval(c["bias"]),
+         _f(c.get("wape")), _error_reading(c, margin)]
+        for c in realized["cohorts"]
+    ]  # fmt: skip
+    rows.append(["_test set_", "", "", _f(test.get("mae")), "", _f(test.get("rmse")),
+                 _f(test.get("bias")), _f(test.get("wape")), ""])  # fmt: skip
+    level = f"{realized.get('confidence', 0.95):.0%}"
+    intro = (
+        f"Cohorts by {realized.get('cohort', 'month')} of prediction whose predictions are all "
+        f"{realized['maturity_days']} days old at {realized['as_of']}; {level} t-intervals. "
+        f"A cohort is degraded when even its MAE interval's lower end is more than "
+        f"{margin:.0%} above the test set's MAE ({_f(realized.get('test_mae'))})."
+    )
+    if not realized["cohorts"]:
+        return f"{intro}\n\nNo cohort is mature yet."
+    return f"{intro}\n\n" + md.table(ERROR_HEADER, rows)
+
+
+def _relative(block: Mapping[str, Any] | None) -> str:
+    if not block or block.get("value") is None:
+        return "n/a"
+    return f"{block['value']:+.1%} [{block['low']:+.1%}, {block['high']:+.1%}]"
 
 
 # --- charts -----------------------------------------------------------------------------------
@@ -301,7 +362,7 @@ def auc_chart(result: Result) -> str:
     """Realized ROC-AUC per judged cohort with its interval, the estimate where the run gave
     one, and the gate's minimum."""
     judged = [c for c in (result.get("realized") or {}).get("cohorts", []) if c["judged"]]
-    if len(judged) < 2:
+    if len(judged) < 2 or _regressor(result):
         return ""
     auc = [c["roc_auc"] for c in judged]
     lines = [
@@ -372,6 +433,7 @@ COUNT_NOTES = {
     "unlabelled_rows": "Decisions in mature cohorts without an outcome (declined applicants get "
     "no loan: realized metrics describe the approved ones unless the lender reports every "
     "outcome)",
+    "unlabelled_predictions": "Predictions in mature cohorts without an actual value yet",
     "outcomes_after_as_of": "Outcomes dated after the as-of date, not used",
     "unmatched_outcomes": "Outcomes of no logged decision in the window",
     "duplicate_predictions": "Logged predictions repeating a request row, a client's retry (the "
@@ -394,10 +456,13 @@ def notes(result: Result) -> list[str]:
         for c in realized.get("cohorts", [])
         if not c["judged"]
     ]
+    counts = dict(realized)
+    if _regressor(result):  # a regressor decides nothing: its rows are predictions
+        counts["unlabelled_predictions"] = counts.pop("unlabelled_rows", 0)
     out += [
-        text.format(**realized) + f": {realized[key]:,}."
+        text.format(**realized) + f": {counts[key]:,}."
         for key, text in COUNT_NOTES.items()
-        if realized.get(key)
+        if counts.get(key)
     ]
     return out
 

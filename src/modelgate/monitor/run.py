@@ -3,6 +3,11 @@ against the served model's reference, into the result every writer renders.
 
 Pure: it takes loaded inputs and returns the result dict (its shape is what `report`,
 `prometheus` and the JSON file share). `__main__` does the reading and writing.
+
+A regressor (the reference's `task`) gets the same drift tests, its prediction as the score;
+no estimate before labels (`estimated` is null and `estimate_note` says why: CBPE needs
+calibrated probabilities, and a prediction is not one), and its realized error per cohort
+from `realized_error`.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelgate.monitor import check, estimate, realized
+from modelgate.monitor import check, estimate, realized, realized_error
 from modelgate.monitor.outcomes import Joined
 from modelgate.monitor.reference import Reference
 from modelgate.monitor.status import status
@@ -28,7 +33,7 @@ class Model:
 
     name: str
     version: str
-    threshold: float
+    threshold: float | None  # a binary model's decision threshold; a regressor has none
 
 
 @dataclass(frozen=True)
@@ -54,8 +59,6 @@ def judge(
     the evaluation's (`evaluate.calibration_bins`), so a realized ECE means what the gate's
     limit means."""
     rows = window.rows
-    # One fit on the reference's validation rows serves the estimate and each cohort's.
-    calibration = estimate.fit_calibration(reference.scores, reference.labels)
     times = pd.to_datetime(rows["time"], utc=True) if len(rows) else pd.Series(dtype="object")
     result: dict[str, Any] = {
         "model": {"name": model.name, "version": model.version},
@@ -66,15 +69,39 @@ def judge(
             "other_versions": window.other_versions,
         },
         "drift": check.check_drift(reference, rows, params.drift),
-        "estimated": _estimated(calibration, rows, params, limits),
-        "realized": _realized(
-            calibration, window, params, limits, test_metrics, as_of, calibration_bins
-        ),
-        "limits": {k: dict(v) for k, v in limits.items()},
-        "test_metrics": dict(test_metrics),
     }
+    if reference.task == "regression":
+        result |= _regressor(window, params, limits, test_metrics, as_of)
+    else:
+        # One fit on the reference's validation rows serves the estimate and each cohort's.
+        calibration = estimate.fit_calibration(reference.scores, reference.labels)
+        result["estimated"] = _estimated(calibration, rows, params, limits)
+        result["realized"] = _realized(
+            calibration, window, params, limits, test_metrics, as_of, calibration_bins
+        )
+    result["limits"] = {k: dict(v) for k, v in limits.items()}
+    result["test_metrics"] = dict(test_metrics)
     result["status"] = status(result)
     return result
+
+
+NO_ESTIMATE = "no label-free estimate for regression: realized error needs the actual values"
+
+
+def _regressor(
+    window: Window,
+    params: MonitorParams,
+    limits: Mapping[str, Mapping[str, float]],
+    test_metrics: Mapping[str, float],
+    as_of: date,
+) -> dict[str, Any]:
+    block = None
+    if window.outcomes is not None:
+        block = realized_error.realized(
+            window.outcomes, as_of, params.performance, limits, test_metrics
+        )
+    return {"task": "regression", "estimated": None, "estimate_note": NO_ESTIMATE,
+            "realized": block}  # fmt: skip
 
 
 def _estimated(
