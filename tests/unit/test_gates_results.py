@@ -124,6 +124,7 @@ def test_merge_lists_every_gate_in_order_and_none_after_a_missing_one(gates_dir:
         ("data", "pass"),
         ("split", "not run"),
         ("model", "not run"),  # its file cannot be from a run in which split did not run
+        ("fairness", "not run"),
         ("parity", "not run"),
         ("champion", "not run"),
     ]
@@ -173,7 +174,7 @@ def test_every_gate_after_a_failed_one_is_not_run_whatever_its_file_says(gates_d
     assert list(by_name) == list(GATE_ORDER)
     assert by_name["contract"]["status"] == "pass"
     assert by_name["data"]["status"] == "fail"
-    for name in ("split", "model", "parity", "champion"):
+    for name in ("split", "model", "fairness", "parity", "champion"):
         assert by_name[name] == {
             "gate": name,
             "status": "not run",

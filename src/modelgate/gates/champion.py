@@ -32,6 +32,7 @@ from modelgate import gitdvc, io, metadata
 from modelgate.cli import entry, stage_parser
 from modelgate.gates.common import finish
 from modelgate.gates.results import Condition, GateResult, Status
+from modelgate.gates.stats import bootstrap_weights, weighted_auc
 from modelgate.metrics import CostMatrix, summarize
 from modelgate.model import labels, model_frame
 from modelgate.onnx_export import onnx_scores
@@ -119,34 +120,6 @@ def unseen_rows(test: pd.DataFrame, seen: pd.DataFrame) -> np.ndarray:
         return pd.util.hash_pandas_object(frame[columns].astype(same), index=False)
 
     return ~keys(test).isin(set(keys(seen))).to_numpy()
-
-
-def weighted_auc(y: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """ROC-AUC of `scores` under each row of `weights` (replicates x rows), ties counted half.
-
-    The Mann-Whitney form on tie groups of the sorted scores: each positive counts the weight of
-    negatives below it, plus half of those tied with it. One sort serves every replicate, so a
-    thousand bootstrap replicates cost a few matrix passes instead of a thousand sklearn calls.
-    A replicate without both classes gives NaN.
-    """
-    order = np.argsort(scores, kind="stable")
-    ordered = scores[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    w = weights[:, order].astype(np.float64)
-    is_pos = y[order] == 1
-    pos = np.add.reduceat(w * is_pos, starts, axis=1)
-    neg = np.add.reduceat(w * ~is_pos, starts, axis=1)
-    below = np.cumsum(neg, axis=1) - neg
-    pairs = pos.sum(axis=1) * neg.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(pairs > 0, (pos * (below + 0.5 * neg)).sum(axis=1) / pairs, np.nan)
-
-
-def bootstrap_weights(rows: int, replicates: int, seed: int) -> np.ndarray:
-    """How often each row is drawn in each bootstrap replicate (replicates x rows)."""
-    draws = np.random.default_rng(seed).integers(0, rows, (replicates, rows))
-    flat = draws + rows * np.arange(replicates)[:, None]
-    return np.bincount(flat.ravel(), minlength=rows * replicates).reshape(replicates, rows)
 
 
 def paired_auc_interval(

@@ -24,8 +24,11 @@ def data_gate(
     frame: pd.DataFrame, schema: FeatureSchema, params: SuiteParams, html: Path | None
 ) -> GateResult:
     suite = build_suite(data_integrity, params)
-    data = dataset(frame[[schema.target, *schema.features]], schema.target, schema.categorical)
-    return GateResult("data", run_suite(suite, params, html, train_dataset=data))
+    columns = [schema.target, *schema.features]
+    data = dataset(frame[columns], schema.target, schema.categorical, schema.task)
+    notes: list[str] = []
+    conditions = run_suite(suite, params, html, notes, train_dataset=data)
+    return GateResult("data", conditions, notes)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""The gate record: a condition's outcome, a gate's outcomes, and the merged record of all six.
+"""The gate record: a condition's outcome, a gate's outcomes, and the merged record of them all.
 
 This module is the one owner of what a gate result means. Every gate writes its own file
 (`<gate>.json`, the full record, and `<gate>.counts.json`, numbers only, which DVC shows as
@@ -25,7 +25,7 @@ from typing import Any
 
 from modelgate import io
 
-GATE_ORDER = ("contract", "data", "split", "model", "parity", "champion")
+GATE_ORDER = ("contract", "data", "split", "model", "fairness", "parity", "champion")
 
 
 class Status(StrEnum):
@@ -54,6 +54,9 @@ class GateResult:
     gate: str
     conditions: list[Condition] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Named tables a report shows beside the conditions (the fairness gate's per-group rows);
+    # written only when present, so other gates' records stay as they were.
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def status(self) -> Status:
@@ -67,12 +70,15 @@ class GateResult:
         return [c for c in self.conditions if c.status is Status.FAIL]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "gate": self.gate,
             "status": self.status.value,
             "notes": self.notes,
             "conditions": [{**asdict(c), "status": c.status.value} for c in self.conditions],
         }
+        if self.tables:
+            out["tables"] = self.tables
+        return out
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Numbers only, keyed `<gate>_gate` like the stage, for `dvc exp show` columns."""

@@ -1,4 +1,8 @@
-"""Split gate: the Deepchecks train-test-validation suite on the train and test partitions."""
+"""Split gate: the Deepchecks train-test-validation suite on the train and test partitions.
+
+With an out-of-time split (`split.by`), the date column goes to Deepchecks as the datasets'
+datetime, never as a feature, so DateTrainTestLeakageDuplicates/Overlap can run: set them on in
+`gates.split.checks` for dated data."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+from deepchecks.tabular import Dataset
 from deepchecks.tabular.suites import train_test_validation
 
 from modelgate import io
@@ -13,7 +18,7 @@ from modelgate.cli import entry, stage_parser
 from modelgate.gates.common import finish
 from modelgate.gates.results import GateResult
 from modelgate.gates.suites import SuiteParams, build_suite, dataset, run_suite
-from modelgate.params import load_section
+from modelgate.params import SplitParams, load_section
 from modelgate.schema import FeatureSchema
 
 
@@ -23,19 +28,19 @@ def split_gate(
     schema: FeatureSchema,
     params: SuiteParams,
     html: Path | None,
+    date: str | None = None,
 ) -> GateResult:
-    columns = [schema.target, *schema.features]
+    columns = [schema.target, *schema.features, *([date] if date else [])]
+
+    def ds(frame: pd.DataFrame) -> Dataset:
+        return dataset(frame[columns], schema.target, schema.categorical, schema.task, date)
+
     suite = build_suite(train_test_validation, params)
-    return GateResult(
-        "split",
-        run_suite(
-            suite,
-            params,
-            html,
-            train_dataset=dataset(train[columns], schema.target, schema.categorical),
-            test_dataset=dataset(test[columns], schema.target, schema.categorical),
-        ),
+    notes: list[str] = []
+    conditions = run_suite(
+        suite, params, html, notes, train_dataset=ds(train), test_dataset=ds(test)
     )
+    return GateResult("split", conditions, notes)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -45,9 +50,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--html", type=Path, default=None)
     args = parser.parse_args(argv)
     params = load_section(args.params, "gates.split", SuiteParams)
+    split = load_section(args.params, "split", SplitParams)
     schema = FeatureSchema.from_dict(io.read_json(args.schema))
     result = split_gate(
-        pd.read_parquet(args.train), pd.read_parquet(args.test), schema, params, args.html
+        pd.read_parquet(args.train),
+        pd.read_parquet(args.test),
+        schema,
+        params,
+        args.html,
+        split.by,
     )
     finish(result, args.gates_dir, args.report)
 

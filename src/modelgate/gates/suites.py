@@ -88,12 +88,17 @@ def _new_check(name: str, spec: CheckSpec, params: SuiteParams) -> Any:
 
 
 def run_suite(
-    suite: Suite, params: SuiteParams, html: Path | None, **datasets: Any
+    suite: Suite,
+    params: SuiteParams,
+    html: Path | None,
+    notes: list[str] | None = None,
+    **datasets: Any,
 ) -> list[Condition]:
     """Run `suite` and translate every condition into a gate condition.
 
     `datasets` are Suite.run's keyword arguments (train_dataset, test_dataset, model,
-    feature_importance, ...).
+    feature_importance, ...). A check Deepchecks calls irrelevant for the task (a classification
+    check on a regressor, or the reverse) is appended to `notes` as skipped, not a condition.
     """
     # Deepchecks asks for permutation importance with n_jobs=-1: joblib's default process pool
     # re-imports the world in each worker (about 20 s a gate on 2 cores). Threads share it.
@@ -106,8 +111,21 @@ def run_suite(
         result.save_as_html(str(html), as_widget=False)
     conditions: list[Condition] = []
     for check_result in result.results:
+        if _irrelevant(check_result):
+            if notes is not None:
+                name = type(check_result.check).__name__
+                notes.append(f"{name}: skipped ({check_result.exception})")
+            continue
         conditions += _conditions(check_result, params)
     return conditions
+
+
+def _irrelevant(check_result: CheckResult | CheckFailure) -> bool:
+    # Deepchecks' context.assert_classification_task / assert_regression_task raise
+    # ModelValidationError("Check is irrelevant for regression tasks"); 0.19 has no other flag.
+    return isinstance(check_result, CheckFailure) and "irrelevant for" in str(
+        check_result.exception
+    )
 
 
 def _severity(check_name: str, params: SuiteParams) -> Status:
@@ -142,5 +160,19 @@ def _conditions(check_result: CheckResult | CheckFailure, params: SuiteParams) -
     return out
 
 
-def dataset(frame: pd.DataFrame, label: str, categorical: list[str]) -> Dataset:
-    return Dataset(frame, label=label, cat_features=categorical)
+def dataset(
+    frame: pd.DataFrame,
+    label: str,
+    categorical: list[str],
+    task: str = "binary",
+    datetime_name: str | None = None,
+) -> Dataset:
+    """A Deepchecks dataset of the model's features (and label); a date column, when given, is
+    Deepchecks' datetime (for the date-leakage checks), never a feature."""
+    return Dataset(
+        frame,
+        label=label,
+        cat_features=categorical,
+        label_type="regression" if task == "regression" else None,
+        datetime_name=datetime_name,
+    )
