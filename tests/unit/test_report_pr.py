@@ -123,10 +123,14 @@ def test_a_failed_gate_writes_the_report_then_exits_1(repo: Path) -> None:
 
 def test_passing_gates_exit_0_and_use_the_champion_file(repo: Path) -> None:
     # Every gate but the champion, whose file (from the fixture) has the bootstrap interval.
-    _write_gates(repo, {"gates": data.gates()["gates"][:-1]})
+    fair = {"gate": "fairness", "status": "pass", "notes": ["no protected columns"],
+            "conditions": [], "groups": {}}  # fmt: skip
+    _write_gates(repo, {"gates": [*data.gates()["gates"][:-1], fair]})
     assert pr.main(["--base", "main", "--out", "out/report.md"]) == 0
     text = (repo / "out/report.md").read_text()
     assert "> [!TIP]" in text and "**significant improvement**" in text
+    assert "## Fairness\n\nGate `fairness`: **pass**." in text
+    assert "No protected columns (`ingest.protected` is empty)" in text
 
 
 def test_missing_gate_results_fail(repo: Path) -> None:

@@ -18,7 +18,11 @@ from modelgate.onnx_export import read_metadata
 from modelgate.report.datachange import RawDiff, raw_line_diff
 from modelgate.report.drift import FeatureDrift, feature_drift
 
-PLOTS = ("roc", "precision_recall", "calibration", "score_distribution")
+# A binary model's plots, then a regressor's (stages/evaluate.py): each side has one set.
+PLOTS = (
+    "roc", "precision_recall", "calibration", "score_distribution",
+    "predicted_vs_actual", "residuals",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

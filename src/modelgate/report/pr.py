@@ -21,7 +21,7 @@ from typing import Any
 from modelgate import gitdvc, io
 from modelgate.cli import configure_logging
 from modelgate.gates import results
-from modelgate.report import datachange, links
+from modelgate.report import datachange, fairness, links
 from modelgate.report.collect import Paths, base_side, data_evidence, working_side
 from modelgate.report.render import Inputs, render
 
@@ -68,6 +68,7 @@ def gather(ref: str, commit: str, paths: Paths) -> Inputs:
     gates = {"gates": merged} if ran else None  # None: no gate ever ran in this tree
     changed = datachange.changed_snapshots(base.raw_md5, pr.raw_md5) if base.raw_md5 else []
     champion = champion_result(gates, paths.reports / "gates" / "champion.json")
+    fairness_file = paths.reports / "gates" / fairness.FILE
     problems = champion_base_note(champion, ref, commit)
     return Inputs(
         base_ref=ref,
@@ -83,6 +84,7 @@ def gather(ref: str, commit: str, paths: Paths) -> Inputs:
         links=links.section(sorted((paths.reports / "deepchecks").glob("*.html")), os.environ),
         problems=problems,
         base_commit=commit,
+        fairness=io.read_json(fairness_file) if fairness_file.is_file() else None,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modelgate.report import datachange, md, performance, sections
+from modelgate.report import datachange, fairness, md, performance, regression, sections
 from modelgate.report.collect import DataEvidence, Paths, Side
 
 
@@ -26,6 +26,12 @@ class Inputs:
     links: str
     problems: list[str]
     base_commit: str = ""
+    fairness: dict[str, Any] | None = None  # reports/gates/fairness.json, when the gate wrote it
+
+
+def task(i: Inputs) -> str:
+    """The PR side's task (`ingest.task`), binary when params name none."""
+    return str(((i.pr.params or {}).get("ingest") or {}).get("task") or "binary")
 
 
 def _gate_status(gates: dict[str, Any] | None, name: str) -> str | None:
@@ -82,7 +88,9 @@ def metrics_part(i: Inputs) -> str:
         parts.append(performance.metrics_table(diff, keys))
     else:
         parts.append(f"No metrics: `dvc metrics diff` reported none for `{i.paths.metrics}`.")
-    parts.append(performance.champion_line(i.champion))
+    regressor = task(i) == "regression"
+    line = regression.champion_line if regressor else performance.champion_line
+    parts.append(line(i.champion))
     if i.changed_data and i.champion is not None:
         parts.append(
             "The data changed, so the test rows did too: the base model may have been trained "
@@ -97,6 +105,9 @@ def plots_part(i: Inputs) -> str:
     parts = ["## Plots (test set)", *_stale_note(i)]
     if not i.base.plots:
         parts.append(f"{md.code(i.base_ref)} has no plot data: only this PR's curves.")
+    if task(i) == "regression":
+        parts.append(regression.plots_section(i.pr.plots, i.base.plots, base_name))
+        return "\n\n".join(parts)
     parts.append(performance.plots_section(i.pr.plots, i.base.plots, base_name))
     ingest = (i.pr.params or {}).get("ingest") or {}
     if i.pr.predictions is not None and ingest:
@@ -138,6 +149,7 @@ def render(i: Inputs) -> str:
         metrics_part(i),
         data_part(i),
         plots_part(i),
+        fairness.section(i.fairness),
         sections.conditions_details(i.gates),
         i.links,
     ]
