@@ -69,3 +69,17 @@ def test_a_group_name_from_the_data_cannot_link_or_inject_html() -> None:
     posted = sanitize.sanitize(fairness.section(FAIRNESS), WATERMARK)
     assert "](http://evil.example)" not in posted
     assert "| `male x <img sr...` |" in posted  # a code span: GitHub shows it as text
+
+
+def test_the_gates_flat_group_table_is_read_too() -> None:
+    rows = [
+        {"column": "sex", "group": "female", "rows": 420, "favourable_rate": 0.41,
+         "impact_ratio": 0.61, "ratio_low": 0.52, "ratio_high": 0.7, "auc_gap": 0.02},
+        {"column": "sex", "group": "male", "rows": 580, "favourable_rate": 0.67,
+         "impact_ratio": 1.0, "ratio_low": 1.0, "ratio_high": 1.0, "auc_gap": 0.0},
+    ]  # fmt: skip
+    gate = {"gate": "fairness", "status": "pass", "notes": [], "conditions": [],
+            "tables": {"groups": rows}}  # fmt: skip
+    text = fairness.section(gate)
+    assert "| `female` | 420 | 0.410 | 0.610 [0.520, 0.700] | 0.020 |" in text
+    assert "| `male` | 580 | 0.670 | 1.000 [1.000, 1.000] | 0.000 |" in text

@@ -68,6 +68,22 @@ def _conditions(gate: Mapping[str, Any]) -> str:
     )
 
 
+def _groups(gate: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Per column, its groups: the `groups` block, or the gate's flat `tables.groups` rows
+    (modelgate.gates.fairness: `column`, `group`, ..., `impact_ratio`, `ratio_low/high`)."""
+    if gate.get("groups"):
+        return dict(gate["groups"])
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in (gate.get("tables") or {}).get("groups") or []:
+        entry = dict(row)
+        if "impact_ratio" in entry:
+            entry["adverse_impact_ratio"] = {"value": entry.pop("impact_ratio"),
+                                             "low": entry.pop("ratio_low", None),
+                                             "high": entry.pop("ratio_high", None)}  # fmt: skip
+        out.setdefault(str(entry.pop("column", "")), []).append(entry)
+    return out
+
+
 def section(gate: Mapping[str, Any] | None) -> str:
     """`## Fairness`, or nothing when the gate wrote no file."""
     if gate is None:
@@ -75,7 +91,7 @@ def section(gate: Mapping[str, Any] | None) -> str:
     status = STATUS_WORDS.get(str(gate.get("status")), str(gate.get("status")))
     parts = [f"## Fairness\n\nGate `fairness`: **{status}**."]
     parts += [f"_{md.cell(n)}_" for n in gate.get("notes", [])]
-    groups = gate.get("groups") or {}
+    groups = _groups(gate)
     if not groups:
         parts.append("No protected columns (`ingest.protected` is empty): nothing to compare.")
     for column, entries in groups.items():
