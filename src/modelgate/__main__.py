@@ -1,5 +1,6 @@
 """`modelgate <command>`: the project's commands behind one entry point.
 
+    modelgate adopt --data FILE.csv --target COLUMN [--positive VALUE] ...
     modelgate monitor --log DIR_OR_S3_PREFIX [--outcomes FILE] ...
 
 Each command is a module with its own `main(argv) -> int`; this dispatcher imports only the one
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 COMMANDS = {
+    "adopt": ("modelgate.adopt.__main__", "profile a CSV into params.yaml and data/raw/"),
     "monitor": ("modelgate.monitor.__main__", "judge a window of logged predictions"),
     "retrain-pr": ("modelgate.retrain.__main__", "retrain on matured outcomes, on a PR branch"),
 }

@@ -1,0 +1,85 @@
+"""The params adopt writes: its task templates, and the proof that the pipeline loads them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from modelgate import io
+from modelgate.params import ParamsError, parse_section
+
+
+def templates() -> dict[str, dict[str, Any]]:
+    """The task's gate settings (templates.yaml, which says why each value is what it is)."""
+    text = resources.files("modelgate.adopt").joinpath("templates.yaml").read_text("utf-8")
+    loaded: dict[str, dict[str, Any]] = io.load_yaml(text)
+    return loaded
+
+
+def section_models() -> dict[str, type[BaseModel]]:
+    """Every params section the pipeline loads, with the model its stage loads it into.
+
+    Imported here, not at module level: the gate modules pull Deepchecks in (seconds).
+    """
+    from modelgate.gates.champion import ChampionParams
+    from modelgate.gates.fairness import FairnessParams
+    from modelgate.gates.model import ModelGateParams
+    from modelgate.gates.suites import SuiteParams
+    from modelgate.params import (
+        EvaluateParams,
+        ExportParams,
+        IngestParams,
+        MonitorParams,
+        RetrainParams,
+        SplitParams,
+        TrainParams,
+    )
+
+    return {
+        "ingest": IngestParams,
+        "split": SplitParams,
+        "train": TrainParams,
+        "evaluate": EvaluateParams,
+        "export": ExportParams,
+        "monitor": MonitorParams,
+        "retrain": RetrainParams,
+        "gates.data": SuiteParams,
+        "gates.split": SuiteParams,
+        "gates.model": ModelGateParams,
+        "gates.fairness": FairnessParams,
+        "gates.champion": ChampionParams,
+    }
+
+
+def validate(text: str, models: Mapping[str, type[BaseModel]], source: Path) -> None:
+    """Load every section of `text` (the params about to be written) through its model, and
+    check the names one section gives another's columns."""
+    data = io.load_yaml(text)
+    for section, model in models.items():
+        node: Any = data
+        for key in section.split("."):
+            if not isinstance(node, dict) or key not in node:
+                raise ParamsError(f"{source}: adopted params have no `{section}` section")
+            node = node[key]
+        parse_section(node, section, model, source)
+
+
+def write(path: Path, text: str) -> None:
+    io.write_bytes(path, text.encode("utf-8"))
+
+
+def check_references(text: str, source: Path) -> None:
+    """`split.by` and `gates.model.segments.by` must name columns the contract declares."""
+    data = io.load_yaml(text)
+    columns = data["ingest"]["columns"]
+    by = data["split"].get("by")
+    if by is not None and columns.get(by, {}).get("kind") != "date":
+        raise ParamsError(f"{source}: split.by {by!r} is not a date column of ingest.columns")
+    segments = (data["gates"]["model"].get("segments") or {}).get("by") or {}
+    unknown = [name for name in segments if name not in columns]
+    if unknown:
+        raise ParamsError(f"{source}: gates.model.segments.by names unknown columns {unknown}")
