@@ -216,6 +216,25 @@ def test_adopt_writes_a_loadable_contract_keeps_comments_and_tracks_the_data(
     assert "row_number" in report and "review these:" in report
 
 
+def test_a_dated_numeric_target_adopts_as_regression_with_its_gates(repo: Path, tmp_path: Path):
+    frame = _frame(200).assign(demand=lambda f: f["amount"] * 0.5 + 3).drop(columns="outcome")
+    data = _as_raw(frame, tmp_path, "demand.csv")
+    assert _adopt(repo, data, "--target", "demand", "--name", "store-demand") == 0
+    text = (repo / "params.yaml").read_text()
+    params = yaml.safe_load(text)
+    assert (params["ingest"]["task"], params["ingest"]["target_min"]) == ("regression", 0)
+    assert params["split"]["by"] == "opened"
+    model = params["gates"]["model"]
+    assert model["metrics"] == {"r2": {"min": 0.5}}
+    assert model["checks"]["RocReport"] == {"on_fail": "off"}
+    assert model["segments"]["by"]["opened_day_of_week"] is None
+    assert model["segments"]["max_gap"] == 0.25
+    assert set(params["gates"]["champion"]["metrics"]) == {"mae", "rmse", "r2"}
+    split_checks = params["gates"]["split"]["checks"]
+    assert split_checks["DateTrainTestLeakageOverlap"] == {"on_fail": "fail"}
+    assert "this is a classifier" not in text and "# the data has no date column" not in text
+
+
 def test_a_refused_adoption_leaves_params_and_data_untouched(
     repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
@@ -259,4 +278,6 @@ def test_telco_churn_profiles_as_a_person_would(tmp_path: Path):
     assert params.columns["contract"].categories == ("Month-to-month", "One year", "Two year")
     assert len(enforce_contract(read_raw(path), params, str(path))) == 7043
     assert adoption.split_by is None
-    assert {"female", "senior_citizen", "tenure"} <= set(adoption.segments)
+    # Protected first, then the categoricals whose churn rates differ most, then numbers.
+    assert list(adoption.segments)[:3] == ["female", "senior_citizen", "contract"]
+    assert "tenure" in adoption.segments

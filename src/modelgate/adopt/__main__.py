@@ -48,7 +48,8 @@ def apply(document: Any, adoption: Adoption, raw_path: str, name: str) -> None:
     yaml_edit.assign(document, "ingest", adoption.ingest(raw_path), block=True)
     yaml_edit.assign(document, "split.by", adoption.split_by)
     yaml_edit.assign(document, "export.model_name", name)
-    settings = {**templates[task], **templates["dated" if adoption.split_by else "undated"]}
+    dated = "dated" if adoption.split_by else "undated"
+    settings = {**templates["always"], **templates[task], **templates[dated]}
     for dotted, value in settings.items():
         yaml_edit.assign(document, dotted, value)
     yaml_edit.assign(document, "gates.model.segments.by", adoption.segments, block=True)

@@ -90,7 +90,7 @@ def decide(raw: pd.DataFrame, request: Request, source: str) -> Adoption:
     columns = profile_columns(raw, request.target, keep, set(request.drop))
     split_by = _split_column(columns, request.date)
     label = _label(raw[request.target], target)
-    segments = segment_by(columns, raw, label, request.protected)
+    segments = segment_by(columns, raw, label, request.protected, split_by)
     adoption = Adoption(target, columns, split_by, segments, len(raw), request.protected)
     adoption.review = review(adoption, raw, label)
     return adoption
@@ -128,6 +128,12 @@ def review(adoption: Adoption, raw: pd.DataFrame, label: pd.Series) -> list[str]
     floored = [c.name for c in adoption.columns if c.spec is not None and c.spec.min == 0]
     if floored:
         notes.append(f"min 0 (no negative value seen; no max anywhere): {', '.join(floored)}")
+    if adoption.target.task == "binary" and adoption.protected:
+        negative, positive = adoption.target.target_classes or ("", "")
+        notes.append(
+            f"fairness: gates.fairness.favourable is kept; `negative` means predicting {negative!r}"
+            f" favours a person (set `positive` if predicting {positive!r} grants something)"
+        )
     if adoption.split_by is None:
         notes.append("no date column: a seeded random split (out-of-time needs an ISO date)")
     return notes

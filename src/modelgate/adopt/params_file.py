@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from modelgate import io
-from modelgate.params import ParamsError, parse_section
+from modelgate.params import IngestParams, ParamsError, parse_section
+from modelgate.schema import FeatureSchema
 
 
 def templates() -> dict[str, dict[str, Any]]:
@@ -73,11 +74,12 @@ def write(path: Path, text: str) -> None:
 
 
 def check_references(text: str, source: Path) -> None:
-    """`split.by` and `gates.model.segments.by` must name columns the contract declares."""
+    """`split.by` and `gates.model.segments.by` must name columns the contract declares (or a
+    date's calendar part, which the processed data holds)."""
     data = io.load_yaml(text)
-    columns = data["ingest"]["columns"]
+    columns = FeatureSchema.from_params(IngestParams.model_validate(data["ingest"])).columns
     by = data["split"].get("by")
-    if by is not None and columns.get(by, {}).get("kind") != "date":
+    if by is not None and (by not in columns or columns[by].kind != "date"):
         raise ParamsError(f"{source}: split.by {by!r} is not a date column of ingest.columns")
     segments = (data["gates"]["model"].get("segments") or {}).get("by") or {}
     unknown = [name for name in segments if name not in columns]
