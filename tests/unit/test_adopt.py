@@ -164,6 +164,12 @@ def test_bands_cover_every_value_seen_at_clean_edges():
     assert all(float(f"{e:.2g}") == e for e in edges)
 
 
+def test_a_mostly_zero_column_is_not_banded(tmp_path: Path):
+    frame = _frame(200).assign(snow=lambda f: np.where(f.index % 10 == 0, f["amount"], 0))
+    adoption = decide(read_raw(_as_raw(frame, tmp_path)), Request("outcome"), "loans.csv")
+    assert "snow" not in adoption.segments and "amount" in adoption.segments
+
+
 def test_model_names_are_dns_labels():
     assert model_name("WA_Churn 2024") == "wa-churn-2024"
     with pytest.raises(AdoptError):

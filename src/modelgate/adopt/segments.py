@@ -80,7 +80,8 @@ def _most_associated(
     for name in sorted(strength, key=lambda n: -strength[n]):
         values = pd.to_numeric(raw[name], errors="coerce")
         twins = (abs(values.corr(pd.to_numeric(raw[c]), method="spearman")) for c in chosen)
-        if all(not rho > TWIN for rho in twins):  # NaN: no evidence of a twin
+        # One band (a column mostly zero, like snowfall) compares nothing.
+        if len(bands(values)) > 2 and all(not rho > TWIN for rho in twins):  # NaN: no twin
             chosen.append(name)
         if len(chosen) == MAX_NUMERIC:
             break
