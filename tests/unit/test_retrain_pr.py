@@ -356,8 +356,11 @@ def repo(tmp_path: Path) -> Path:
         b"stages:\n  ingest:\n    cmd: python -m x\n    deps: [data/raw/rows.csv, src/x.py]\n"
         b"    outs: [data/processed/rows.parquet, {reports/gates/contract.json: {cache: false}}]\n"
         b"    metrics: [{reports/split.json: {cache: false}}]\n"
+        b"  other:\n    cmd: python -m y\n    deps: [\"${ingest.raw}\"]\n"
     ))  # fmt: skip
     (work / "data/raw/rows.csv.dvc").write_text("outs:\n- md5: abc\n  path: rows.csv\n")
+    raw = io.load_yaml((ROOT / "params.yaml").read_text())["ingest"]["raw"]
+    (work / f"{raw}.dvc").write_text(f"outs:\n- md5: fed\n  path: {Path(raw).name}\n")
     (work / "data/raw/other.csv.dvc").write_text("outs:\n- md5: def\n  path: other.csv\n")
     sh_git(work, "init", "--quiet", "--initial-branch=main")
     sh_git(work, "add", "--all")
@@ -413,7 +416,9 @@ def test_commit_takes_exactly_the_paths_given(repo: Path) -> None:
 
 
 def test_the_raw_snapshot_and_git_kept_reports_come_from_dvc_files(repo: Path) -> None:
-    assert gitops.tracked_inputs(repo) == ["data/raw/rows.csv"]  # other.csv: no stage reads it
+    raw = io.load_yaml((repo / "params.yaml").read_text())["ingest"]["raw"]  # as ${ingest.raw}
+    assert sorted(gitops.tracked_inputs(repo)) == sorted(["data/raw/rows.csv", raw])
+    # other.csv: no stage reads it
     assert gitops.tracked_md5(repo, "data/raw/rows.csv") == "abc"
     assert gitops.tracked_md5(repo, "data/raw/rows.csv", "main") == "abc"
     assert gitops.git_tracked_outputs(repo) == ["reports/gates/contract.json", "reports/split.json"]

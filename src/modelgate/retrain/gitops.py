@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -113,10 +114,12 @@ def push_branch(repo: Path, remote: str, branch: str, expected: str | None) -> N
 def tracked_inputs(repo: Path) -> list[str]:
     """The `.dvc`-tracked files that a stage of `dvc.yaml` reads: the raw snapshot(s).
 
-    Read from the files DVC reads, so the path is written once, in `dvc.yaml`."""
+    Read from the files DVC reads, so the path is written once: in `dvc.yaml`, or in
+    `params.yaml` when `dvc.yaml` names it as `${ingest.raw}` (resolved as DVC resolves it)."""
     stages = (io.load_yaml((repo / "dvc.yaml").read_text(encoding="utf-8")) or {})["stages"]
-    deps = {d if isinstance(d, str) else next(iter(d)) for s in stages.values()
-            for d in s.get("deps", [])}  # fmt: skip
+    params = io.load_yaml((repo / "params.yaml").read_text(encoding="utf-8")) or {}
+    deps = {_interpolate(d if isinstance(d, str) else next(iter(d)), params)
+            for s in stages.values() for d in s.get("deps", [])}  # fmt: skip
     found = []
     for dvcfile in sorted(git(repo, "ls-files", "-z", "--", "*.dvc").split("\0")):
         if not dvcfile:
@@ -127,6 +130,23 @@ def tracked_inputs(repo: Path) -> list[str]:
             if path in deps:
                 found.append(path)
     return found
+
+
+_PARAM_REF = re.compile(r"\$\{\s*([\w.-]+)\s*\}")
+
+
+def _interpolate(text: str, params: Mapping[str, object]) -> str:
+    """`text` with each `${a.b}` replaced by params.yaml's value at a.b, as `dvc.yaml` does."""
+
+    def value(match: re.Match[str]) -> str:
+        node: object = params
+        for key in match.group(1).split("."):
+            if not isinstance(node, Mapping) or key not in node:
+                raise GitOpsError(f"dvc.yaml names ${{{match.group(1)}}}; params.yaml has no such key")
+            node = node[key]
+        return str(node)
+
+    return _PARAM_REF.sub(value, text)
 
 
 def tracked_md5(repo: Path, path: str, ref: str | None = None) -> str | None:
