@@ -142,7 +142,8 @@ def _interpolate(text: str, params: Mapping[str, object]) -> str:
         node: object = params
         for key in match.group(1).split("."):
             if not isinstance(node, Mapping) or key not in node:
-                raise GitOpsError(f"dvc.yaml names ${{{match.group(1)}}}; params.yaml has no such key")
+                name = match.group(1)
+                raise GitOpsError(f"dvc.yaml names ${{{name}}}; params.yaml has no such key")
             node = node[key]
         return str(node)
 
