@@ -58,6 +58,23 @@ env: $(VENV)/.synced libraries.yaml ## Create .venv exactly from uv.lock (and li
 data: env ## Bring the raw data snapshot into the workspace (default remote, else the bundled one)
 	@dvc pull --quiet $(RAW_DATA) 2>/dev/null || dvc pull --quiet -r bundled $(RAW_DATA)
 
+# Adopt other data: profile the CSV, write the `ingest` contract and the task's gate settings
+# into params.yaml, place the file under data/raw/ and `dvc add` it (modelgate.adopt). Then
+# `make run`. Optional: POSITIVE (a binary target's scored class), TASK (binary | regression),
+# DATE (the column that orders an out-of-time split), PROTECTED (comma-separated: fairness
+# only, never features), DROP (comma-separated columns to leave out), NAME (the serving name).
+DATA ?=
+TARGET ?=
+ADOPT_ARGS = --data "$(DATA)" --target "$(TARGET)" $(if $(POSITIVE),--positive "$(POSITIVE)") \
+  $(if $(TASK),--task "$(TASK)") $(if $(DATE),--date "$(DATE)") \
+  $(if $(PROTECTED),--protected "$(PROTECTED)") $(if $(DROP),--drop "$(DROP)") \
+  $(if $(NAME),--name "$(NAME)")
+
+.PHONY: adopt
+adopt: env ## Adopt a CSV: make adopt DATA=file.csv TARGET=column [POSITIVE=] [DATE=] [PROTECTED=a,b]
+	@test -n "$(DATA)" -a -n "$(TARGET)" || { echo "usage: make adopt DATA=file.csv TARGET=column [POSITIVE=value]" >&2; exit 2; }
+	python -m modelgate adopt $(ADOPT_ARGS)
+
 .PHONY: run
 run: data ## Reproduce the pipeline (dvc repro) and print a summary
 	dvc repro

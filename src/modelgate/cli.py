@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from modelgate.params import ParamsError
-from modelgate.schema import DataContractError
+from modelgate.schema import DataContractError, RawFileError
 
 logger = logging.getLogger("modelgate")
 
@@ -22,7 +22,7 @@ class StageError(RuntimeError):
     """A stage cannot produce a trustworthy output (unreadable input, failed parity, ...)."""
 
 
-EXPECTED_FAILURES = (StageError, DataContractError, ParamsError)
+EXPECTED_FAILURES = (StageError, DataContractError, RawFileError, ParamsError)
 
 
 def configure_logging() -> None:

@@ -165,6 +165,9 @@ class PerformanceParams(_Section):
     min_class_rows: int = Field(ge=1)  # ... as is one with fewer rows of either class
     confidence: float = Field(gt=0.5, lt=1)  # two-sided level of every interval
     draws: int = Field(ge=100)  # Monte-Carlo draws behind the estimate's interval
+    # Regression: a cohort's MAE is degraded when its interval's lower bound is more than this
+    # fraction above the test MAE (a material increase, shown with confidence).
+    max_error_increase: float = Field(default=0.2, gt=0)
 
 
 class MonitorParams(_Section):

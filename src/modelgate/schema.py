@@ -6,7 +6,9 @@ The contract comes from `params.yaml` (`ingest`); this module never names a colu
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -37,6 +39,26 @@ class Violation:
     def __str__(self) -> str:
         text = f"column {self.column!r}: {self.rows} row(s) break rule `{self.rule}`"
         return f"{text} (e.g. {', '.join(self.examples)})" if self.examples else text
+
+
+class RawFileError(ValueError):
+    """The raw data file cannot be read as CSV text at all (missing, empty, not UTF-8, ...)."""
+
+
+def read_raw(path: Path) -> pd.DataFrame:
+    """Read every cell as text (types are the contract's job); name the file on failure."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=True, encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise RawFileError(f"raw data file {path} does not exist") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise RawFileError(f"raw data file {path} is empty: no header, no rows") from exc
+    except (pd.errors.ParserError, csv.Error) as exc:
+        raise RawFileError(f"raw data file {path} is not valid CSV: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise RawFileError(f"raw data file {path} is not UTF-8 text: {exc.reason}") from exc
+    except OSError as exc:
+        raise RawFileError(f"cannot read raw data file {path}: {exc.strerror}") from exc
 
 
 class DataContractError(ValueError):

@@ -62,6 +62,26 @@ def stage_env(repo: Path) -> dict[str, str]:
     return env
 
 
+MAKE_TIMEOUT_S = 900
+
+
+def run_make(
+    repo: Path, target: str, *variables: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`make TARGET VARIABLES` in the copy with the checkout's tools and venv (the copy has
+    neither); `-o` keeps make from syncing that venv from the copy's lock. `env` is added to
+    `stage_env`. stdout and stderr are merged into `.stdout`."""
+    venv = VENV_BIN.parent
+    command = [
+        "make", "--no-print-directory", target, f"TOOLS={repo_root() / '.tools'}",
+        f"VENV={venv}", "-o", f"{venv / '.synced'}", *variables,
+    ]  # fmt: skip
+    return subprocess.run(
+        command, cwd=repo, env={**stage_env(repo), **(env or {})}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, timeout=MAKE_TIMEOUT_S, check=False,
+    )  # fmt: skip
+
+
 def run_dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run `dvc ARGS` in `repo`; stdout and stderr are merged into `.stdout`, in order."""
     result = subprocess.run(

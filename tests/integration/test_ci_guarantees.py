@@ -18,20 +18,17 @@ import pytest
 import yaml
 
 from tests.integration.repo_copy import (
-    VENV_BIN,
     git,
     ran_stages,
     replace_file,
-    repo_root,
     reproduced_main,
     run_dvc,
-    stage_env,
+    run_make,
 )
 
 pytestmark = pytest.mark.slow
 
 RAW = Path("data/raw/credit_data.csv")
-MAKE_TIMEOUT_S = 900
 UP_TO_DATE = re.compile(r"Data and pipelines are up to date|didn't change, skipping")
 
 
@@ -47,17 +44,7 @@ def _on_branch(repo: Path, name: str) -> None:
 
 
 def make(repo: Path, target: str) -> subprocess.CompletedProcess[str]:
-    """`make TARGET` in the copy with the checkout's tools and venv (the copy has neither);
-    `-o` keeps make from syncing that venv from the copy's lock."""
-    venv = VENV_BIN.parent
-    command = [
-        "make", "--no-print-directory", target, f"TOOLS={repo_root() / '.tools'}",
-        f"VENV={venv}", "-o", f"{venv / '.synced'}",
-    ]  # fmt: skip
-    return subprocess.run(
-        command, cwd=repo, env=stage_env(repo), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, timeout=MAKE_TIMEOUT_S, check=False,
-    )  # fmt: skip
+    return run_make(repo, target)
 
 
 def _forge_passing_gate(repo: Path, gate: str) -> None:

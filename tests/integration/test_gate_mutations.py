@@ -44,9 +44,8 @@ from modelgate.params import (
     TrainParams,
     load_section,
 )
-from modelgate.schema import FeatureSchema, enforce_contract
+from modelgate.schema import FeatureSchema, enforce_contract, read_raw
 from modelgate.stages.evaluate import evaluate
-from modelgate.stages.ingest import read_raw
 from modelgate.stages.split import split_frame
 from modelgate.stages.train import train
 from tests.conftest import ROOT

@@ -45,12 +45,10 @@ from modelgate.schema import FeatureSchema
 from modelgate.serve.log_files import PREFIX, SUFFIX, file_label
 from tests.integration._remote_helpers import bucket_keys, object_key
 from tests.integration.repo_copy import (
-    VENV_BIN,
     git,
-    repo_root,
     reproduced_main,
     run_dvc,
-    stage_env,
+    run_make,
 )
 
 pytestmark = pytest.mark.slow
@@ -62,7 +60,6 @@ OUTCOME_AFTER = timedelta(days=60)
 ROWS_PER_FILE = 300
 BRANCH = f"retrain/credit-risk/drift-{AS_OF}"
 RAW = "data/raw/credit_data.csv"
-MAKE_TIMEOUT_S = 900
 # moto accepts any credentials; distinctive ones let a test prove they never reach git.
 S3_KEY_ID, S3_SECRET = f"retrain-key-{uuid.uuid4().hex}", f"retrain-secret-{uuid.uuid4().hex}"
 BUCKET, PREFIX_S3 = f"team-{uuid.uuid4().hex[:8]}", "dvcstore"
@@ -179,20 +176,11 @@ def world(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> World:
 
 
 def make(repo: Path, target: str, *variables: str) -> subprocess.CompletedProcess[str]:
-    """`make TARGET` in the copy with the checkout's tools and venv, as test_ci_guarantees
-    runs it (`-o` keeps make from syncing that venv from the copy's lock)."""
-    venv = VENV_BIN.parent
-    command = [
-        "make", "--no-print-directory", target, f"TOOLS={repo_root() / '.tools'}",
-        f"VENV={venv}", "-o", f"{venv / '.synced'}", *variables,
-    ]  # fmt: skip
-    # The retraining commits: an identity of its own, as the workflow gives its bot.
+    """`make TARGET` in the copy; the retraining commits get an identity of their own, as the
+    workflow gives its bot."""
     identity = {"NAME": "retrain tests", "EMAIL": "tests@example.invalid"}
     who = {f"GIT_{role}_{k}": v for role in ("AUTHOR", "COMMITTER") for k, v in identity.items()}
-    return subprocess.run(
-        command, cwd=repo, env={**stage_env(repo), **who}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, timeout=MAKE_TIMEOUT_S, check=False,
-    )  # fmt: skip
+    return run_make(repo, target, *variables, env=who)
 
 
 def on_main(repo: Path) -> None:

@@ -20,8 +20,7 @@ from modelgate.adopt.profile import AdoptError, profile_column
 from modelgate.adopt.segments import bands
 from modelgate.adopt.target import infer_target
 from modelgate.params import IngestParams
-from modelgate.schema import enforce_contract
-from modelgate.stages.ingest import read_raw
+from modelgate.schema import enforce_contract, read_raw
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -22,8 +22,7 @@ from modelgate.model import labels, model_frame
 from modelgate.monitor.check import check_drift
 from modelgate.monitor.reference import Reference
 from modelgate.params import IngestParams, MonitorParams, load_section
-from modelgate.schema import FeatureSchema, enforce_contract
-from modelgate.stages.ingest import read_raw
+from modelgate.schema import FeatureSchema, enforce_contract, read_raw
 from tests.conftest import ROOT
 
 RAW = ROOT / "data/raw/credit_data.csv"

@@ -11,7 +11,6 @@ import pytest
 
 from modelgate.monitor.outcomes import Joined
 from modelgate.monitor.realized_error import (
-    MAX_ERROR_INCREASE,
     cohort,
     error_intervals,
     realized,
@@ -82,7 +81,7 @@ def test_a_degraded_cohort_names_the_mae_and_its_relative_increase() -> None:
     entry = cohort("2026-07", _frame(3000, 1, 1.5), PARAMS, {}, TEST)
     assert entry["judged"] and entry["degraded"] and entry["below"] == ["mae"]
     increase = entry["mae_increase"]
-    assert increase["low"] > MAX_ERROR_INCREASE and increase["value"] == pytest.approx(
+    assert increase["low"] > PARAMS.max_error_increase and increase["value"] == pytest.approx(
         0.5, abs=0.05
     )
 
@@ -109,7 +108,9 @@ def test_the_block_counts_mature_cohorts_and_states_the_margin() -> None:
     block = realized(Joined(frame, 0, 0), date(2026, 8, 20), PARAMS, {}, TEST)
     assert [c["cohort"] for c in block["cohorts"]] == ["2026-07"]  # August is not mature
     assert block["immature_rows"] == 400 and not block["degraded"]
-    assert block["task"] == "regression" and block["max_error_increase"] == MAX_ERROR_INCREASE
+    assert (
+        block["task"] == "regression" and block["max_error_increase"] == PARAMS.max_error_increase
+    )
     assert block["test_mae"] == TEST["mae"]
     later = realized(Joined(frame, 0, 0), date(2026, 10, 1), PARAMS, {}, TEST)
     assert [c["degraded"] for c in later["cohorts"]] == [False, True] and later["degraded"]

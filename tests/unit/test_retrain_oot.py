@@ -15,8 +15,7 @@ from modelgate.metrics import CostMatrix
 from modelgate.params import IngestParams
 from modelgate.retrain.oot import PRODUCTION, compare, typed
 from modelgate.retrain.snapshot import DECIDED_AT
-from modelgate.schema import DataContractError, FeatureSchema
-from modelgate.stages.ingest import read_raw
+from modelgate.schema import DataContractError, FeatureSchema, read_raw
 from tests.conftest import TINY_PARAMS, make_tiny_frame
 
 SCHEMA = FeatureSchema.from_params(IngestParams.model_validate(TINY_PARAMS["ingest"]))

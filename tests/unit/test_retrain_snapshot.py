@@ -33,8 +33,7 @@ from modelgate.retrain.snapshot import (
     split_out_of_time,
     to_raw,
 )
-from modelgate.schema import FeatureSchema, enforce_contract
-from modelgate.stages.ingest import read_raw
+from modelgate.schema import FeatureSchema, enforce_contract, read_raw
 from tests.conftest import ROOT, TINY_PARAMS, make_tiny_frame
 
 INGEST = IngestParams.model_validate(TINY_PARAMS["ingest"])

@@ -13,11 +13,10 @@ from modelgate.adopt import params_file, place, yaml_edit
 from modelgate.adopt.decide import Adoption, Request, decide, model_name
 from modelgate.adopt.profile import AdoptError
 from modelgate.adopt.summary import render
-from modelgate.cli import StageError, configure_logging
-from modelgate.params import ParamsError
+from modelgate.cli import EXPECTED_FAILURES, configure_logging
 
 # read_raw is ingest's own reader: adopt must see the file exactly as ingest will.
-from modelgate.stages.ingest import read_raw
+from modelgate.schema import read_raw
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         report = adopt(args)
-    except (AdoptError, StageError, ParamsError) as exc:
+    except (AdoptError, *EXPECTED_FAILURES) as exc:
         sys.stderr.write(f"modelgate adopt: {exc}\n")
         return 1
     sys.stdout.write(report)

@@ -10,7 +10,18 @@ from typing import Any
 from pydantic import BaseModel
 
 from modelgate import io
-from modelgate.params import IngestParams, ParamsError, parse_section
+from modelgate.gates.params import ChampionParams, FairnessParams, ModelGateParams, SuiteParams
+from modelgate.params import (
+    EvaluateParams,
+    ExportParams,
+    IngestParams,
+    MonitorParams,
+    ParamsError,
+    RetrainParams,
+    SplitParams,
+    TrainParams,
+    parse_section,
+)
 from modelgate.schema import FeatureSchema
 
 
@@ -24,22 +35,8 @@ def templates() -> dict[str, dict[str, Any]]:
 def section_models() -> dict[str, type[BaseModel]]:
     """Every params section the pipeline loads, with the model its stage loads it into.
 
-    Imported here, not at module level: the gate modules pull Deepchecks in (seconds).
+    The gates' models come from `gates.params`, which does not import Deepchecks.
     """
-    from modelgate.gates.champion import ChampionParams
-    from modelgate.gates.fairness import FairnessParams
-    from modelgate.gates.model import ModelGateParams
-    from modelgate.gates.suites import SuiteParams
-    from modelgate.params import (
-        EvaluateParams,
-        ExportParams,
-        IngestParams,
-        MonitorParams,
-        RetrainParams,
-        SplitParams,
-        TrainParams,
-    )
-
     return {
         "ingest": IngestParams,
         "split": SplitParams,

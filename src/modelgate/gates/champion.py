@@ -1,5 +1,8 @@
 """Champion / challenger gate: the working tree's model against the base branch's model, both
-scored on the same test rows, with a paired bootstrap interval of the ROC-AUC difference.
+scored on the same test rows, with a paired bootstrap interval of the task's metric: the ROC-AUC
+difference for a classifier, the relative MAE change (challenger over champion, minus 1) for a
+regressor. A base model of another task or feature set (the first run on adopted data) is not a
+champion; the gate warns and says why instead of comparing the incomparable.
 
 The base model is found through git, never the network: the base commit's `dvc.lock` names the
 ONNX file's md5, looked up in the local DVC cache (CI restores it or `dvc fetch`es it first).
@@ -17,20 +20,20 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
-from pydantic import BaseModel, ConfigDict, Field
+from sklearn.metrics import roc_auc_score
 
-from modelgate import gitdvc, io, metadata
+from modelgate import gitdvc, io, metadata, metrics_regression
 from modelgate.cli import entry, stage_parser
 from modelgate.gates.common import finish
+from modelgate.gates.params import ChampionParams
 from modelgate.gates.results import Condition, GateResult, Status
 from modelgate.gates.stats import bootstrap_weights, weighted_auc
 from modelgate.metrics import CostMatrix, summarize
@@ -40,23 +43,6 @@ from modelgate.params import EvaluateParams, load_section
 from modelgate.schema import FeatureSchema
 
 logger = logging.getLogger(__name__)
-
-
-class Tolerance(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    better: Literal["higher", "lower"]
-    tolerance: float = Field(ge=0)
-    kind: Literal["absolute", "relative"] = "absolute"
-
-
-class ChampionParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    n_bootstrap: int = Field(ge=100)
-    confidence: float = Field(gt=0.5, lt=1)
-    seed: int
-    auc_tolerance: float = Field(ge=0)
-    min_rows: int = Field(default=100, ge=1)  # fewer unseen test rows than this: no verdict
-    metrics: dict[str, Tolerance]
 
 
 @dataclass(frozen=True)
@@ -122,15 +108,30 @@ def unseen_rows(test: pd.DataFrame, seen: pd.DataFrame) -> np.ndarray:
     return ~keys(test).isin(set(keys(seen))).to_numpy()
 
 
+def _interval(diffs: np.ndarray, confidence: float) -> tuple[float, float]:
+    diffs = diffs[~np.isnan(diffs)]  # replicates that drew a single class
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(diffs, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
 def paired_auc_interval(
     y: np.ndarray, challenger: np.ndarray, champion: np.ndarray, params: ChampionParams
 ) -> tuple[float, float]:
     weights = bootstrap_weights(len(y), params.n_bootstrap, params.seed)
     diffs = weighted_auc(y, challenger, weights) - weighted_auc(y, champion, weights)
-    diffs = diffs[~np.isnan(diffs)]  # replicates that drew a single class
-    alpha = (1 - params.confidence) / 2
-    low, high = np.quantile(diffs, [alpha, 1 - alpha])
-    return float(low), float(high)
+    return _interval(diffs, params.confidence)
+
+
+def paired_mae_interval(
+    y: np.ndarray, challenger: np.ndarray, champion: np.ndarray, params: ChampionParams
+) -> tuple[float, float]:
+    """Interval of MAE(challenger) / MAE(champion) - 1 over the same bootstrap draws of rows."""
+    weights = bootstrap_weights(len(y), params.n_bootstrap, params.seed).astype(np.float64)
+    mae_ch = weights @ np.abs(challenger - y)
+    mae_base = weights @ np.abs(champion - y)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _interval(mae_ch / mae_base - 1, params.confidence)
 
 
 def tolerance_conditions(
@@ -138,6 +139,11 @@ def tolerance_conditions(
 ) -> list[Condition]:
     out = []
     for name, rule in params.metrics.items():
+        if name not in challenger or name not in champion:
+            side = "the base" if name not in champion else "this model"
+            out.append(Condition(f"{name} vs champion", Status.WARN, None, "both have it",
+                                 f"{side} has no {name}: not comparable"))  # fmt: skip
+            continue
         delta = challenger[name] - champion[name]
         worse_by = -delta if rule.better == "higher" else delta
         allowed = rule.tolerance * (abs(champion[name]) if rule.kind == "relative" else 1.0)
@@ -155,6 +161,18 @@ def tolerance_conditions(
     return out
 
 
+@dataclass(frozen=True)
+class _Scored:
+    scores: np.ndarray
+    threshold: float | None  # None for a regressor
+
+
+def _summary(task: str, costs: CostMatrix, bins: int) -> Callable[..., dict[str, float]]:
+    if task == "regression":
+        return lambda y, scored: metrics_regression.summarize(y, scored.scores)
+    return lambda y, scored: summarize(y, scored.scores, scored.threshold, costs, bins)
+
+
 def champion_gate(
     test: pd.DataFrame,
     schema: FeatureSchema,
@@ -165,24 +183,29 @@ def champion_gate(
     bins: int,
 ) -> GateResult:
     result = GateResult("champion", notes=[f"base: {base.ref}"])
+    tolerance = params.tolerance(schema.task)
+    summary = _summary(schema.task, costs, bins)
     y = labels(test, schema)
-    ch_scores, ch_threshold = _score(challenger_model, test)
-    ch_metrics = summarize(y, ch_scores, ch_threshold, costs, bins)
-    if base.model is None:
+    challenger = _score(challenger_model, test)
+    ch_metrics = summary(y, challenger)
+    why_not = None if base.model is None else _incomparable(base.model, schema, test)
+    if base.model is None or why_not:
+        why = why_not or base.why
+        metrics = None if why_not else base.metrics
         result.notes.append(
-            f"{base.why}; "
+            f"{why}; "
             + (
                 "compared with its committed test metrics, without a confidence interval"
-                if base.metrics
+                if metrics
                 else "nothing to compare against (first run?)"
             )
         )
-        if base.metrics is None:
+        if metrics is None:
             result.conditions.append(
-                Condition("champion available", Status.WARN, None, "a base model", base.why)
+                Condition("champion available", Status.WARN, None, "a base model", why)
             )
             return result
-        result.conditions += tolerance_conditions(ch_metrics, base.metrics, params)
+        result.conditions += tolerance_conditions(ch_metrics, metrics, params)
         return result
     if base.fit_data is None:
         result.notes.append(
@@ -197,55 +220,85 @@ def champion_gate(
                 "did not train on"
             )
             test, y = test[unseen], y[unseen]
-            ch_scores = ch_scores[unseen]
-            ch_metrics = summarize(y, ch_scores, ch_threshold, costs, bins)
-        if len(y) < params.min_rows or len(np.unique(y)) < 2:
+            challenger = _Scored(challenger.scores[unseen], challenger.threshold)
+            ch_metrics = summary(y, challenger)
+        binary = schema.task != "regression"
+        if len(y) < params.min_rows or (binary and len(np.unique(y)) < 2):
             result.conditions.append(
                 Condition(
                     "test rows neither model trained on",
                     Status.WARN,
                     len(y),
-                    f">= {params.min_rows} rows, both classes",
+                    f">= {params.min_rows} rows" + (", both classes" if binary else ""),
                     "too few rows to compare the models on",
                 )
             )
             return result
-    base_scores, base_threshold = _score(base.model, test)
-    base_metrics = summarize(y, base_scores, base_threshold, costs, bins)
-    low, high = paired_auc_interval(y, ch_scores, base_scores, params)
-    diff = ch_metrics["roc_auc"] - base_metrics["roc_auc"]
-    worse = high < -params.auc_tolerance
+    champion = _score(base.model, test)
     result.conditions.append(
-        Condition(
-            "ROC-AUC difference (paired bootstrap)",
-            Status.FAIL if worse else Status.PASS,
-            {"delta": diff, "ci_low": low, "ci_high": high, "confidence": params.confidence},
-            f"upper bound >= -{params.auc_tolerance:g}",
-            f"ΔROC-AUC {diff:+.4f}, {params.confidence:.0%} CI [{low:+.4f}, {high:+.4f}]: "
-            + (
-                "worse beyond tolerance with confidence"
-                if worse
-                else "significant gain"
-                if low > 0
-                else "no significant change"
-                if high >= 0
-                else "within tolerance"
-            ),
-        )
+        _paired_condition(schema.task, y, challenger.scores, champion.scores, params, tolerance)
     )
-    result.conditions += tolerance_conditions(ch_metrics, base_metrics, params)
+    result.conditions += tolerance_conditions(ch_metrics, summary(y, champion), params)
     return result
 
 
-def _score(model: bytes, test: pd.DataFrame) -> tuple[np.ndarray, float]:
-    """Scores and threshold of an ONNX model, using the feature schema it carries."""
+def _paired_condition(
+    task: str, y: np.ndarray, challenger: np.ndarray, champion: np.ndarray,
+    params: ChampionParams, tolerance: float,
+) -> Condition:  # fmt: skip
+    """The paired bootstrap verdict: fail only when worse beyond `tolerance` with confidence."""
+    level = f"{params.confidence:.0%} CI"
+    value = {"confidence": params.confidence}
+    if task == "regression":
+        low, high = paired_mae_interval(y, challenger, champion, params)
+        delta = float(np.mean(np.abs(challenger - y)) / np.mean(np.abs(champion - y)) - 1)
+        worse, gain, same = low > tolerance, high < 0, low <= 0
+        name, limit = "MAE change (paired bootstrap)", f"lower bound <= +{tolerance:.0%}"
+        said = f"MAE {delta:+.2%}, {level} [{low:+.2%}, {high:+.2%}]: "
+        verdict = ("significant gain" if gain else "no significant change" if same
+                   else "within tolerance")  # fmt: skip
+    else:
+        low, high = paired_auc_interval(y, challenger, champion, params)
+        delta = float(roc_auc_score(y, challenger) - roc_auc_score(y, champion))
+        worse, gain, same = high < -tolerance, low > 0, high >= 0
+        name, limit = "ROC-AUC difference (paired bootstrap)", f"upper bound >= -{tolerance:g}"
+        said = f"ΔROC-AUC {delta:+.4f}, {level} [{low:+.4f}, {high:+.4f}]: "
+        verdict = ("significant gain" if gain else "no significant change" if same
+                   else "within tolerance")  # fmt: skip
+    return Condition(
+        name,
+        Status.FAIL if worse else Status.PASS,
+        {**value, "delta": delta, "ci_low": low, "ci_high": high},
+        limit,
+        said + ("worse beyond tolerance with confidence" if worse else verdict),
+    )
+
+
+def _incomparable(model: bytes, schema: FeatureSchema, test: pd.DataFrame) -> str | None:
+    """Why the base model cannot be scored against this one, or None when it can."""
+    meta = metadata.read(model)
+    if metadata.task(meta) != schema.task:
+        return f"the base model is a {metadata.task(meta)} model, this one {schema.task}"
+    base_schema = FeatureSchema.from_dict(json.loads(meta[metadata.FEATURE_SCHEMA]))
+    if base_schema.target != schema.target:
+        return f"the base model predicts {base_schema.target!r}, this one {schema.target!r}"
+    missing = [f for f in base_schema.features if f not in test]
+    if missing:
+        return f"the base model needs feature(s) the test data lacks: {missing}"
+    return None
+
+
+def _score(model: bytes, test: pd.DataFrame) -> _Scored:
+    """Scores (and threshold, for a classifier) of an ONNX model, by the schema it carries."""
     session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     meta = metadata.read(session)
     schema = FeatureSchema.from_dict(json.loads(meta[metadata.FEATURE_SCHEMA]))
     missing = [f for f in schema.features if f not in test]
     if missing:
         raise ValueError(f"the model needs feature(s) the test data lacks: {missing}")
-    return onnx_scores(session, model_frame(test, schema), schema), float(meta[metadata.THRESHOLD])
+    scores = onnx_scores(session, model_frame(test, schema), schema)
+    threshold = float(meta[metadata.THRESHOLD]) if metadata.THRESHOLD in meta else None
+    return _Scored(scores, threshold)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

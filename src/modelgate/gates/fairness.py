@@ -22,32 +22,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from modelgate import io
 from modelgate.cli import entry, stage_parser
 from modelgate.gates.common import finish
+from modelgate.gates.params import FairnessParams
 from modelgate.gates.results import Condition, GateResult, Status
 from modelgate.gates.segments import Gap, auc_gap, judge, segment_keys
 from modelgate.gates.stats import delong
 from modelgate.model import labels, load_pipeline, model_frame, scores
 from modelgate.params import load_section
 from modelgate.schema import FeatureSchema
-
-
-class FairnessParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    favourable: Literal["negative", "positive"] = "negative"  # the predicted class that favours
-    min_ratio: float = Field(default=0.8, gt=0, le=1)  # four-fifths rule on the impact ratio
-    max_auc_gap: float = Field(default=0.1, ge=0)
-    min_rows: int = Field(default=30, ge=1)
-    min_positives: int = Field(default=10, ge=1)  # fewer: no ROC-AUC gap for the group
-    min_negatives: int = Field(default=10, ge=1)
-    confidence: float = Field(default=0.95, gt=0.5, lt=1)  # family-wise, per kind of test
 
 
 def impact_interval(

@@ -11,29 +11,18 @@ from pathlib import Path
 
 import pandas as pd
 from deepchecks.tabular.suites import model_evaluation
-from pydantic import BaseModel, ConfigDict, Field
 from sklearn.pipeline import Pipeline
 
 from modelgate import io
 from modelgate.cli import entry, stage_parser
 from modelgate.gates.common import finish
+from modelgate.gates.params import Bound, ModelGateParams
 from modelgate.gates.results import Condition, GateResult, check_max, check_min
-from modelgate.gates.segments import SegmentParams, segment_conditions
-from modelgate.gates.suites import SuiteParams, build_suite, dataset, run_suite
+from modelgate.gates.segments import segment_conditions
+from modelgate.gates.suites import build_suite, dataset, run_suite
 from modelgate.model import feature_importance, labels, load_pipeline, model_frame, scores
 from modelgate.params import load_section
 from modelgate.schema import FeatureSchema
-
-
-class Bound(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    min: float | None = None
-    max: float | None = None
-
-
-class ModelGateParams(SuiteParams):
-    metrics: dict[str, Bound] = Field(default_factory=dict)
-    segments: SegmentParams | None = None
 
 
 def metric_conditions(test_metrics: dict[str, float], bounds: dict[str, Bound]) -> list[Condition]:

@@ -28,21 +28,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
+from modelgate.gates.params import SegmentParams
 from modelgate.gates.results import Condition, Status
 from modelgate.gates.stats import delong, holm, lower_bound, one_sided_p
-
-
-class SegmentParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    min_rows: int = Field(ge=1)
-    min_positives: int = Field(default=10, ge=1)  # binary: fewer positives, too small to judge
-    min_negatives: int = Field(default=10, ge=1)
-    # binary: ROC-AUC points a segment may trail the whole by; regression: relative MAE excess
-    max_gap: float = Field(ge=0)
-    confidence: float = Field(default=0.95, gt=0.5, lt=1)  # family-wise, across all segments
-    by: dict[str, list[float] | None]  # numeric column -> band edges; categorical -> null
 
 
 @dataclass(frozen=True)

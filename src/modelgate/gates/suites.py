@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from deepchecks.core import ConditionCategory
@@ -19,44 +19,11 @@ from deepchecks.core.check_result import CheckFailure, CheckResult
 from deepchecks.tabular import Dataset, Suite
 from deepchecks.tabular import checks as tabular_checks
 from joblib import parallel_config
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from modelgate.gates.params import CheckSpec, SuiteParams
 from modelgate.gates.results import Condition, Status
 
 logger = logging.getLogger(__name__)
-
-Severity = Literal["fail", "warn", "off"]
-
-
-class CheckSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    init: dict[str, Any] | None = None  # constructor arguments; replaces the suite's instance
-    condition: str | None = None  # an add_condition_* method of the check
-    args: dict[str, Any] = Field(default_factory=dict)
-    on_fail: Severity = "fail"
-
-    @model_validator(mode="after")
-    def _init_needs_condition(self) -> CheckSpec:
-        # A re-created check has no conditions, so it could never fail: say which one to use.
-        if self.init is not None and self.condition is None and self.on_fail != "off":
-            raise ValueError("a check re-created with `init` needs a `condition`")
-        return self
-
-
-class SuiteParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    n_samples: int = Field(ge=100)
-    random_state: int = 0
-    # Which partition a single-dataset check (weak segments, ROC report) runs on when the suite
-    # has two: "test" halves their cost and reports on the rows the model never saw.
-    single_dataset: Literal["train", "test", "both"] = "both"
-    # Deepchecks' charts and tables in the HTML report. They cost about a third of a suite's run;
-    # without them the report still lists every check and condition with its value.
-    charts: bool = True
-    default_on_fail: Severity = "warn"
-    checks: dict[str, CheckSpec] = Field(default_factory=dict)
 
 
 def build_suite(factory: Callable[..., Suite], params: SuiteParams) -> Suite:

@@ -5,7 +5,8 @@ t-interval at `monitor.performance.confidence` (Student's t on the cohort's rows
 the absolute errors, the bias's on the errors, the RMSE's the square root of the interval on the
 squared errors), WAPE and the mean actual beside them. The cohort is degraded when its MAE is
 clearly worse than the model's test MAE (`metrics.json`'s, in the model's metadata) by more than
-a materiality margin: the interval's lower end must exceed `test MAE * (1 + margin)`. A cohort
+a materiality margin, `monitor.performance.max_error_increase`: the interval's lower end must
+exceed `test MAE * (1 + margin)`. A cohort
 as good as the test set then alarms far less often than (1 - confidence) / 2, the rate at the
 margin itself; tests/unit/test_monitor_realized_error.py measures both that rate and the power
 against a 30% MAE increase. The test MAE is taken as known: its own noise (a few percent on a
@@ -29,9 +30,6 @@ from modelgate.monitor.outcomes import Joined
 from modelgate.monitor.realized import NO_INTERVAL, Interval, Limits, Matured, judge
 from modelgate.params import PerformanceParams
 
-# The relative MAE increase over the test set's that counts as material. To become
-# `monitor.performance.max_error_increase` once params.py has the field (the lead's file).
-MAX_ERROR_INCREASE = 0.2
 INTERVALS = ("mae", "rmse", "bias")
 
 
@@ -67,7 +65,6 @@ def cohort(
     params: PerformanceParams,
     limits: Limits,
     test_metrics: Mapping[str, float],
-    margin: float = MAX_ERROR_INCREASE,
 ) -> dict[str, object]:
     """One cohort's entry: `frame` holds all its predictions, `label` the actual (NaN when
     not known)."""
@@ -86,7 +83,7 @@ def cohort(
     verdict = judge(values, intervals, limits, test_metrics)
     test_mae = test_metrics.get("mae")
     increase = _increase(values["mae"], test_mae)
-    material = increase["low"] is not None and increase["low"] > margin
+    material = increase["low"] is not None and increase["low"] > params.max_error_increase
     below = list(verdict["below"])  # type: ignore[call-overload]
     if material and "mae" not in below:
         below.append("mae")
@@ -103,19 +100,17 @@ def realized(
     params: PerformanceParams,
     limits: Limits,
     test_metrics: Mapping[str, float],
-    margin: float = MAX_ERROR_INCREASE,
 ) -> dict[str, object]:
     """The result's `realized` block for a regressor: the binary block's counts, its cohorts'
     errors, the margin and the test MAE they were judged against."""
     matured = Matured.of(joined, as_of, params)
     cohorts = [
-        cohort(str(name), rows, params, limits, test_metrics, margin)
-        for name, rows in matured.cohorts()
+        cohort(str(name), rows, params, limits, test_metrics) for name, rows in matured.cohorts()
     ]
     return {
         **matured.block(cohorts),
         "task": "regression",
         "confidence": params.confidence,
-        "max_error_increase": margin,
+        "max_error_increase": params.max_error_increase,
         "test_mae": test_metrics.get("mae"),
     }

@@ -35,8 +35,7 @@ from modelgate.params import (
 )
 from modelgate.retrain import gitops, oot, pr, snapshot
 from modelgate.retrain.decision import Decision, not_retrained
-from modelgate.schema import FeatureSchema
-from modelgate.stages.ingest import read_raw
+from modelgate.schema import FeatureSchema, read_raw
 
 logger = logging.getLogger(__name__)
 

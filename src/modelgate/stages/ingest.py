@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-
 from modelgate import io
-from modelgate.cli import StageError, entry, stage_parser
+from modelgate.cli import entry, stage_parser
 from modelgate.gates.common import record
 from modelgate.gates.contract import contract_gate
 from modelgate.params import IngestParams, load_section
-from modelgate.schema import DataContractError, FeatureSchema, enforce_contract
+from modelgate.schema import DataContractError, FeatureSchema, enforce_contract, read_raw
 
 logger = logging.getLogger(__name__)
-
-
-def read_raw(path: Path) -> pd.DataFrame:
-    """Read every cell as text (types are the contract's job); name the file on failure."""
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=True, encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise StageError(f"raw data file {path} does not exist") from exc
-    except pd.errors.EmptyDataError as exc:
-        raise StageError(f"raw data file {path} is empty: no header, no rows") from exc
-    except (pd.errors.ParserError, csv.Error) as exc:
-        raise StageError(f"raw data file {path} is not valid CSV: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise StageError(f"raw data file {path} is not UTF-8 text: {exc.reason}") from exc
-    except OSError as exc:
-        raise StageError(f"cannot read raw data file {path}: {exc.strerror}") from exc
 
 
 def main(argv: Sequence[str] | None = None) -> None:
