@@ -222,9 +222,12 @@ def test_ridership_adopts_as_regression_split_out_of_time_and_serves(
     ran = {c["name"].split(":")[0] for c in ridership_run.gate("split")["conditions"]}
     assert {"DateTrainTestLeakageDuplicates", "DateTrainTestLeakageOverlap"} <= ran
 
+    # The copy's main is the credit pipeline, its outputs not in this copy's cache: no champion
+    # (with main's model cached, tests/unit/test_champion_regression.py: "another task").
     champion = ridership_run.gate("champion")
-    assert [c["status"] for c in champion["conditions"]] == ["warn"]
-    assert "binary model, this one regression" in champion["conditions"][0]["message"]
+    assert [(c["name"], c["status"]) for c in champion["conditions"]] == [
+        ("champion available", "warn")
+    ]
 
     inputs, _ = _onnx_inputs(ridership_run.repo)
     assert "date" not in inputs and "date_day_of_week" in inputs
