@@ -17,6 +17,7 @@ import cmarkgfm
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from cmarkgfm.cmark import Options as GfmOptions
 
 from modelgate import io
@@ -34,12 +35,13 @@ from modelgate.report.render import render as render_pr_report
 from modelgate.retrain import __main__ as command
 from modelgate.retrain import decision as decisions
 from modelgate.retrain import gitops, pr
-from modelgate.retrain.branch import Params, collect, months
+from modelgate.retrain.branch import Params, RetrainError, collect, load_params, months
 from modelgate.retrain.gitops import GitOpsError
 from modelgate.retrain.snapshot import DECIDED_AT, SnapshotError
 from modelgate.schema import FeatureSchema
 from tests.conftest import ROOT, TINY_PARAMS, make_tiny_frame
 from tests.unit import _report_data as report_data
+from tests.unit._demand import demand_params
 
 MONITORING = ROOT / "tests" / "testdata" / "monitoring"
 FENCE = re.compile(r"```mermaid\n(.*?)```", re.DOTALL)
@@ -487,3 +489,13 @@ def test_the_command_is_registered() -> None:
     from modelgate.__main__ import COMMANDS
 
     assert COMMANDS["retrain-pr"][0] == "modelgate.retrain.__main__"
+
+
+def test_a_regressor_is_refused_by_name_not_retrained(repo: Path) -> None:
+    params = io.load_yaml((repo / "params.yaml").read_text())
+    params["ingest"] = demand_params()["ingest"]
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    sh_git(repo, "commit", "--quiet", "--all", "--message", "a demand model")
+
+    with pytest.raises(RetrainError, match=r"ingest\.task is 'regression'; .* binary-only"):
+        load_params(repo, "main")

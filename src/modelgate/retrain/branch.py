@@ -77,9 +77,15 @@ def load_params(repo: Path, ref: str) -> Params:
     if text is None:
         raise RetrainError(f"{ref} has no params.yaml")
     data, source = io.load_yaml(text), Path(f"{ref}:params.yaml")
+    ingest = parse_section(data.get("ingest"), "ingest", IngestParams, source)
+    if ingest.task != "binary":
+        # The snapshot, the out-of-time test and the PR body judge a classifier's decisions.
+        raise RetrainError(
+            f"{source}: ingest.task is {ingest.task!r}; retraining from production is binary-only"
+        )
     return Params(
         parse_section(data.get("retrain"), "retrain", RetrainParams, source),
-        parse_section(data.get("ingest"), "ingest", IngestParams, source),
+        ingest,
         parse_section(data.get("monitor"), "monitor", MonitorParams, source),
         parse_section(data.get("evaluate"), "evaluate", EvaluateParams, source),
         parse_section(
