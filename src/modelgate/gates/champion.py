@@ -186,10 +186,11 @@ def champion_gate(
     tolerance = params.tolerance(schema.task)
     summary = _summary(schema.task, costs, bins)
     y = labels(test, schema)
-    challenger = _score(challenger_model, test)
+    challenger = _score(_Model.load(challenger_model), test)
     ch_metrics = summary(y, challenger)
-    why_not = None if base.model is None else _incomparable(base.model, schema, test)
-    if base.model is None or why_not:
+    base_model = None if base.model is None else _Model.load(base.model)
+    why_not = None if base_model is None else _incomparable(base_model.schema, schema, test)
+    if base_model is None or why_not:
         why = why_not or base.why
         metrics = None if why_not else base.metrics
         result.notes.append(
@@ -234,7 +235,7 @@ def champion_gate(
                 )
             )
             return result
-    champion = _score(base.model, test)
+    champion = _score(base_model, test)
     result.conditions.append(
         _paired_condition(schema.task, y, challenger.scores, champion.scores, params, tolerance)
     )
@@ -255,48 +256,58 @@ def _paired_condition(
         worse, gain, same = low > tolerance, high < 0, low <= 0
         name, limit = "MAE change (paired bootstrap)", f"lower bound <= +{tolerance:.0%}"
         said = f"MAE {delta:+.2%}, {level} [{low:+.2%}, {high:+.2%}]: "
-        verdict = ("significant gain" if gain else "no significant change" if same
-                   else "within tolerance")  # fmt: skip
     else:
         low, high = paired_auc_interval(y, challenger, champion, params)
         delta = float(roc_auc_score(y, challenger) - roc_auc_score(y, champion))
         worse, gain, same = high < -tolerance, low > 0, high >= 0
         name, limit = "ROC-AUC difference (paired bootstrap)", f"upper bound >= -{tolerance:g}"
         said = f"ΔROC-AUC {delta:+.4f}, {level} [{low:+.4f}, {high:+.4f}]: "
-        verdict = ("significant gain" if gain else "no significant change" if same
-                   else "within tolerance")  # fmt: skip
+    verdict = (
+        "worse beyond tolerance with confidence" if worse else "significant gain" if gain
+        else "no significant change" if same else "within tolerance"
+    )  # fmt: skip
     return Condition(
         name,
         Status.FAIL if worse else Status.PASS,
         {**value, "delta": delta, "ci_low": low, "ci_high": high},
         limit,
-        said + ("worse beyond tolerance with confidence" if worse else verdict),
+        said + verdict,
     )
 
 
-def _incomparable(model: bytes, schema: FeatureSchema, test: pd.DataFrame) -> str | None:
+@dataclass(frozen=True)
+class _Model:
+    """An ONNX model loaded once: its session and the feature schema it carries."""
+
+    session: ort.InferenceSession
+    schema: FeatureSchema
+
+    @classmethod
+    def load(cls, model: bytes) -> _Model:
+        session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+        meta = metadata.read(session)
+        return cls(session, FeatureSchema.from_dict(json.loads(meta[metadata.FEATURE_SCHEMA])))
+
+
+def _incomparable(base: FeatureSchema, schema: FeatureSchema, test: pd.DataFrame) -> str | None:
     """Why the base model cannot be scored against this one, or None when it can."""
-    meta = metadata.read(model)
-    if metadata.task(meta) != schema.task:
-        return f"the base model is a {metadata.task(meta)} model, this one {schema.task}"
-    base_schema = FeatureSchema.from_dict(json.loads(meta[metadata.FEATURE_SCHEMA]))
-    if base_schema.target != schema.target:
-        return f"the base model predicts {base_schema.target!r}, this one {schema.target!r}"
-    missing = [f for f in base_schema.features if f not in test]
+    if base.task != schema.task:
+        return f"the base model is a {base.task} model, this one {schema.task}"
+    if base.target != schema.target:
+        return f"the base model predicts {base.target!r}, this one {schema.target!r}"
+    missing = [f for f in base.features if f not in test]
     if missing:
         return f"the base model needs feature(s) the test data lacks: {missing}"
     return None
 
 
-def _score(model: bytes, test: pd.DataFrame) -> _Scored:
+def _score(model: _Model, test: pd.DataFrame) -> _Scored:
     """Scores (and threshold, for a classifier) of an ONNX model, by the schema it carries."""
-    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
-    meta = metadata.read(session)
-    schema = FeatureSchema.from_dict(json.loads(meta[metadata.FEATURE_SCHEMA]))
-    missing = [f for f in schema.features if f not in test]
+    missing = [f for f in model.schema.features if f not in test]
     if missing:
         raise ValueError(f"the model needs feature(s) the test data lacks: {missing}")
-    scores = onnx_scores(session, model_frame(test, schema), schema)
+    scores = onnx_scores(model.session, model_frame(test, model.schema), model.schema)
+    meta = metadata.read(model.session)
     threshold = float(meta[metadata.THRESHOLD]) if metadata.THRESHOLD in meta else None
     return _Scored(scores, threshold)
 
