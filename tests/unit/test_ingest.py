@@ -209,7 +209,8 @@ UNREADABLE = {
     "header only": (_header_only, "column '*': 0 row(s) break rule `at least one data row`"),
     "not UTF-8": (_latin1, "is not UTF-8 text"),
     "malformed CSV": (_unclosed_quote, "is not valid CSV"),
-    "directory": (_directory, "cannot read raw data file"),
+    # A directory is a partitioned raw snapshot (issue 13): one without CSV parts is refused.
+    "empty directory": (_directory, "holds no *.csv parts"),
     "missing path": (_nothing, "does not exist"),
 }
 

@@ -5,26 +5,40 @@ date column) the split is out of time, as credit and demand teams validate: the 
 train, the next validate, the newest test, so the test measures the model on a future it
 never saw. Rows on the same date never straddle two parts (the same day's demand on both
 sides would leak).
+
+A partitioned input (a directory of Parquet parts, issue 13) is split part by part and each
+output is a partitioned dataset with one part per input part; `modelgate.splitting` says how,
+and why that split is not stratified.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from modelgate import io
+from modelgate import io, partitions
 from modelgate.cli import StageError, entry, stage_parser
 from modelgate.params import SplitParams, Task, load_section
 from modelgate.schema import FeatureSchema
+from modelgate.splitting import (
+    PARTS,
+    Cuts,
+    check_dates,
+    pieces,
+    require_every_class,
+    split_parts,
+    time_cuts,
+    time_labels,
+)
+from modelgate.tally import Tally, classes_of
 
 logger = logging.getLogger(__name__)
-
-PARTS = ("train", "validation", "test")
 
 
 def split_frame(
@@ -42,40 +56,17 @@ def split_frame(
         return _stratified(frame, target, params)
     parts = {name: part.reset_index(drop=True) for name, part in parts.items()}
     if task == "binary":
-        _require_every_class(parts, target, set(frame[target].dropna().unique()))
+        _require_every_class(parts, target, classes_of(frame[target]))
     return parts
 
 
 def split_by_time(frame: pd.DataFrame, column: str, params: SplitParams) -> dict[str, pd.DataFrame]:
     if column not in frame:
         raise StageError(f"split.by: no column {column!r} in the data")
-    dates = frame[column]
-    if not pd.api.types.is_datetime64_any_dtype(dates):
-        raise StageError(f"split.by: column {column!r} must be declared `kind: date`")
-    if dates.isna().any():
-        raise StageError(
-            f"split.by: column {column!r} has {int(dates.isna().sum())} missing date(s); "
-            "an out-of-time split needs every row dated"
-        )
-    ordered = frame.iloc[np.argsort(dates.to_numpy(), kind="stable")]
-    days = ordered[column].to_numpy()
-    # Cut at the first row of a new date at or after each target position.
-    cuts = []
-    for share in (1 - params.test_size - params.validation_size, 1 - params.test_size):
-        position = round(share * len(ordered))
-        cuts.append(int(np.searchsorted(days, days[min(position, len(days) - 1)], side="left")))
-    bounds = [0, *cuts, len(ordered)]
-    parts = {
-        name: ordered.iloc[start:stop]
-        for name, start, stop in zip(PARTS, bounds, bounds[1:], strict=False)
-    }
-    for name, part in parts.items():
-        if part.empty:
-            raise StageError(
-                f"split.by: the {name} part is empty: too few distinct dates in {column!r} "
-                "for split.test_size / split.validation_size"
-            )
-    return parts
+    check_dates(frame[column], column)
+    ordered = frame.iloc[np.argsort(frame[column].to_numpy(), kind="stable")]
+    cuts = time_cuts(ordered[column].value_counts(sort=False).sort_index(), column, params)
+    return pieces(ordered, time_labels(ordered[column], cuts))
 
 
 def _stratified(frame: pd.DataFrame, target: str, params: SplitParams) -> dict[str, pd.DataFrame]:
@@ -96,35 +87,17 @@ def _stratified(frame: pd.DataFrame, target: str, params: SplitParams) -> dict[s
         name: part.reset_index(drop=True)
         for name, part in zip(PARTS, (train, validation, test), strict=True)
     }
-    _require_every_class(parts, target, set(labels.dropna().unique()))
+    _require_every_class(parts, target, classes_of(labels))
     return parts
 
 
-def _require_every_class(parts: dict[str, pd.DataFrame], target: str, classes: set) -> None:
-    # Three rows per class do not guarantee it: a rare class can round to zero rows in a part,
-    # and training or AUC on such a part fails (or misleads) later.
-    for name, part in parts.items():
-        missing = sorted(str(c) for c in classes - set(part[target].dropna().unique()))
-        if missing:
-            raise StageError(
-                f"column {target!r}: the {name} part has 0 rows of class(es) {missing}; "
-                "add rows of those classes or change split.test_size / split.validation_size"
-            )
+def _require_every_class(parts: dict[str, pd.DataFrame], target: str, classes: set[str]) -> None:
+    seen = {name: classes_of(part[target]) for name, part in parts.items()}
+    require_every_class(seen, target, classes)
 
 
 def describe(parts: dict[str, pd.DataFrame], schema: FeatureSchema) -> dict[str, dict]:
-    summary = {}
-    for name, part in parts.items():
-        if schema.task == "regression":
-            summary[name] = {"rows": len(part), "target_mean": float(part[schema.target].mean())}
-            continue
-        positives = int((part[schema.target] == schema.positive_class).sum())
-        summary[name] = {
-            "rows": len(part),
-            "positives": positives,
-            "positive_rate": positives / len(part),
-        }
-    return summary
+    return {name: Tally(schema).add(part).summary() for name, part in parts.items()}
 
 
 def _describe_line(name: str, s: dict) -> str:
@@ -133,9 +106,61 @@ def _describe_line(name: str, s: dict) -> str:
     return f"{name} {s['rows']} rows (mean target {s['target_mean']:.4g})"
 
 
+def _read_cuts(paths: list[Path], params: SplitParams) -> Cuts | None:
+    """The cut dates of an out-of-time split, from the date column alone, part by part."""
+    column = params.by
+    if column is None:
+        return None
+    counts: list[pd.Series] = []
+    for path in paths:
+        try:
+            dates = pd.read_parquet(path, columns=[column])[column]
+        except (KeyError, ValueError) as exc:  # pyarrow: no such field
+            raise StageError(f"split.by: no column {column!r} in {path}") from exc
+        check_dates(dates, column, f" in {path.name}")
+        counts.append(dates.value_counts(sort=False))
+    return time_cuts(pd.concat(counts).groupby(level=0).sum().sort_index(), column, params)
+
+
+def _split_parts(
+    source: Path, output_dir: Path, params: SplitParams, schema: FeatureSchema
+) -> dict[str, Tally]:
+    """Write the three partitioned outputs; each replaces its old self only if all succeed."""
+    try:
+        paths = partitions.parts(source)
+    except partitions.PartitionError as exc:
+        raise StageError(str(exc)) from exc
+    frames: Iterator[pd.DataFrame] = (pd.read_parquet(p) for p in paths)
+    tallies = {name: Tally(schema) for name in PARTS}
+    everything = Tally(schema)
+    with ExitStack() as stack:
+        dirs = {
+            n: stack.enter_context(partitions.atomic_dir(output_dir / f"{n}.parquet"))
+            for n in PARTS
+        }
+        for index, split in enumerate(split_parts(frames, params, _read_cuts(paths, params))):
+            for name, piece in split.items():
+                partitions.write_part(dirs[name], index, piece)
+                tallies[name].add(piece)
+                everything.add(piece)
+        _check_outputs(tallies, everything, schema)
+    return tallies
+
+
+def _check_outputs(tallies: dict[str, Tally], everything: Tally, schema: FeatureSchema) -> None:
+    for name, tally in tallies.items():
+        if not tally.rows:
+            raise StageError(f"the {name} part is empty: too few rows for these split sizes")
+    if schema.task == "binary":
+        seen = {name: tally.classes for name, tally in tallies.items()}
+        require_every_class(seen, schema.target, everything.classes)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = stage_parser(__doc__ or "")
-    parser.add_argument("--input", type=Path, required=True)
+    parser.add_argument(
+        "--input", type=Path, required=True, help="Parquet, or a directory of parts"
+    )
     parser.add_argument("--schema", type=Path, required=True)
     parser.add_argument("--output-dir", type=Path, required=True)
     parser.add_argument("--summary", type=Path, required=True, help="sizes and balance JSON")
@@ -143,10 +168,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_section(args.params, "split", SplitParams)
     schema = FeatureSchema.from_dict(io.read_json(args.schema))
 
-    parts = split_frame(pd.read_parquet(args.input), schema.target, params, schema.task)
-    for name, part in parts.items():
-        io.write_parquet(args.output_dir / f"{name}.parquet", part)
-    summary = describe(parts, schema)
+    if partitions.is_partitioned(args.input):
+        tallies = _split_parts(args.input, args.output_dir, params, schema)
+        summary = {name: tally.summary() for name, tally in tallies.items()}
+    else:
+        parts = split_frame(pd.read_parquet(args.input), schema.target, params, schema.task)
+        for name, part in parts.items():
+            io.write_parquet(args.output_dir / f"{name}.parquet", part)
+        summary = describe(parts, schema)
     io.write_json(args.summary, summary)
     logger.info("split: %s", ", ".join(_describe_line(n, s) for n, s in summary.items()))
 
