@@ -119,6 +119,14 @@ deploy-check: env lock-check ## Fail unless the workspace matches dvc.lock and e
 	$(BASE_ENV) dvc repro --force --single-item champion_gate
 	python -m modelgate.gates.verdict --gates-dir reports/gates --report reports/gates.json
 
+# What promote.yml does after verifying a signature (deploy/README.md): the digest into one
+# Kubernetes overlay, deploy/overlays/STAGE/kustomization.yaml. Commit it through a pull request.
+.PHONY: promote-overlay
+promote-overlay: env ## Write a promoted image digest into a Kubernetes overlay: STAGE=prod DIGEST=sha256:... [IMAGE_REPO=]
+	@test -n "$(STAGE)" -a -n "$(DIGEST)" || { echo "usage: make promote-overlay STAGE=prod DIGEST=sha256:... [IMAGE_REPO=ghcr.io/owner/name]" >&2; exit 2; }
+	python -m modelgate.deploy_overlay --env "$(STAGE)" --digest "$(DIGEST)" \
+	  $(if $(IMAGE_REPO),--image "$(IMAGE_REPO)")
+
 # Production monitoring (README, "Monitoring"): LOG is the prediction log, a directory or an
 # s3:// prefix; the rest is optional. Exit 3 drift, 4 degraded, 5 both.
 .PHONY: monitor
