@@ -11,6 +11,8 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +207,24 @@ def test_the_pr_the_workflow_asks_for_is_created_as_recorded() -> None:
     assert done.startswith("opened PR #21 from promote/prod")
     (created,) = [body for method, _, _, body in fake.requests if method == "POST"]
     assert (created["head"], created["base"], created["draft"]) == ("promote/prod", "main", False)
+
+
+def test_the_workflow_runs_it_with_gtos_environment_alone(tree: Path) -> None:
+    """The job's Python is `make registry-env`'s: GTO and its dependencies, ruamel among them.
+    A real promotion, in a fresh interpreter, loads nothing else beyond the standard library."""
+    code = (
+        "import sys\nfrom modelgate import deploy_overlay\n"
+        "assert deploy_overlay.main(sys.argv[1:]) == 0\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    argv = ["--root", str(tree), "--env", "prod", "--digest", DIGEST]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True
+    )
+    loaded = set(done.stdout.split()) - {*sys.stdlib_module_names, "modelgate"}
+    # cython_runtime: ruamel.yaml.clib's, where installed (ruamel works without it).
+    assert {m for m in loaded if not m.startswith("_")} - {"cython_runtime"} == {"ruamel"}
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    (gto,) = [p for p in lock["package"] if p["name"] == "gto"]
+    assert "ruamel-yaml" in {d["name"] for d in gto["dependencies"]}
+    assert "make registry-env" in [s.get("run") for s in JOB["steps"]]
