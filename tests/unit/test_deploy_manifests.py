@@ -79,8 +79,10 @@ def image_port() -> int:
     return int(match.group(1))
 
 
-def test_the_environments_are_rendered() -> None:
-    assert ENVS == ["prod", "staging"]
+def test_every_environment_has_both_variants() -> None:
+    """An empty list would pass every test below: there are environments, each in both forms."""
+    assert ENVS
+    assert sorted(p.parent.name for p in (DEPLOY / "kserve").glob("*/kustomization.yaml")) == ENVS
 
 
 @pytest.mark.parametrize(("env", "variant"), VARIANTS)
@@ -192,7 +194,7 @@ def test_prod_and_staging_differ_in_namespace_and_size() -> None:
     prod, staging = objects("prod", "overlays"), objects("staging", "overlays")
     assert len({o["Deployment"]["metadata"]["namespace"] for o in (prod, staging)}) == 2
     bounds = [o["HorizontalPodAutoscaler"]["spec"] for o in (prod, staging)]
-    assert [(b["minReplicas"], b["maxReplicas"]) for b in bounds] == [(3, 10), (1, 2)]
+    assert all(bounds[0][key] > bounds[1][key] for key in ("minReplicas", "maxReplicas"))
 
 
 @pytest.mark.parametrize("env", ENVS)
