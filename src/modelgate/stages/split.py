@@ -130,6 +130,7 @@ def _split_parts(
         paths = partitions.parts(source)
     except partitions.PartitionError as exc:
         raise StageError(str(exc)) from exc
+    cuts = _read_cuts(paths, params)  # before any output exists: a bad date writes nothing
     frames: Iterator[pd.DataFrame] = (pd.read_parquet(p) for p in paths)
     tallies = {name: Tally(schema) for name in PARTS}
     everything = Tally(schema)
@@ -138,7 +139,7 @@ def _split_parts(
             n: stack.enter_context(partitions.atomic_dir(output_dir / f"{n}.parquet"))
             for n in PARTS
         }
-        for index, split in enumerate(split_parts(frames, params, _read_cuts(paths, params))):
+        for index, split in enumerate(split_parts(frames, params, cuts)):
             for name, piece in split.items():
                 partitions.write_part(dirs[name], index, piece)
                 tallies[name].add(piece)
