@@ -48,16 +48,18 @@ def _ingest(tmp_path: Path, params: dict, name: str = "data") -> tuple[Path, Pat
     return params_path, out / "ds", out / "schema.json"
 
 
-def _split(params: Path, data: Path, schema: Path, out: Path) -> dict:
-    split.main(
-        args(
-            params=params,
-            input=data,
-            schema=schema,
-            output_dir=out / "split",
-            summary=out / "split.json",
-        )
+def _argv(params: Path, data: Path, schema: Path, out: Path) -> list[str]:
+    return args(
+        params=params,
+        input=data,
+        schema=schema,
+        output_dir=out / "split",
+        summary=out / "split.json",
     )
+
+
+def _split(params: Path, data: Path, schema: Path, out: Path) -> dict:
+    split.main(_argv(params, data, schema, out))
     return {name: pd.read_parquet(out / "split" / f"{name}.parquet") for name in NAMES}
 
 
@@ -151,20 +153,11 @@ def test_out_of_time_refuses_an_undated_row_naming_its_part(
     frames[2].loc[5, "day"] = pd.NaT
     partitions.write_parts(data, frames)
 
-    code, log = run_stage(
-        split.main,
-        args(
-            params=params,
-            input=data,
-            schema=schema,
-            output_dir=tmp_path / "s",
-            summary=tmp_path / "s.json",
-        ),
-    )
+    code, log = run_stage(split.main, _argv(params, data, schema, tmp_path / "run"))
 
     assert code == 1
     assert "column 'day' has 1 missing date(s) in part-00002.parquet" in log
-    assert not (tmp_path / "s").exists()
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_failure_while_writing_keeps_every_previous_output(

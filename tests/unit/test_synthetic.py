@@ -15,6 +15,7 @@ from modelgate.params import IngestParams, load_section
 from modelgate.schema import FeatureSchema, enforce_contract, read_raw
 from modelgate.synthetic import __main__ as cli
 from modelgate.synthetic.generate import generate_part
+from tests.unit._pipeline import args
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,62 +103,42 @@ def test_params_text_rewrites_ingest_only_and_keeps_the_comments(params: Path):
     assert "# fixed thread count" in text  # a comment of another section survives
 
 
-def _run(*argv: object, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", *map(str, argv)], cwd=cwd, capture_output=True, text=True
+def _run(module: str, cwd: Path, **options: object) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", module, *args(**options)]
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+
+
+def _generate(params: Path, cwd: Path, rows: int, parts: int) -> subprocess.CompletedProcess[str]:
+    return _run(
+        "modelgate.synthetic", cwd, rows=rows, parts=parts, seed=5, out="raw", params=params
     )
 
 
 def test_generator_then_ingest_then_split_on_the_command_line(params: Path, tmp_path: Path):
-    made = _run(
-        "modelgate.synthetic",
-        "--rows",
-        6000,
-        "--parts",
-        3,
-        "--seed",
-        5,
-        "--out",
-        "raw",
-        "--params",
-        params,
-        cwd=tmp_path,
-    )
+    made = _generate(params, tmp_path, rows=6000, parts=3)
     assert made.returncode == 0, made.stderr
     assert load_section(params, "ingest", IngestParams).raw == "raw"
 
+    processed = {"schema": "processed/schema.json", "params": params}
     ingested = _run(
         "modelgate.stages.ingest",
-        "--params",
-        params,
-        "--input",
-        "raw",
-        "--output",
-        "processed/dataset.parquet",
-        "--schema",
-        "processed/schema.json",
-        "--gates-dir",
-        "gates",
-        "--report",
-        "gates.json",
-        cwd=tmp_path,
+        tmp_path,
+        input="raw",
+        output="processed/dataset.parquet",
+        gates_dir="gates",
+        report="gates.json",
+        **processed,
     )
     assert ingested.returncode == 0, ingested.stderr
     assert "ingest: 6000 rows, 30 features" in ingested.stderr
 
     split = _run(
         "modelgate.stages.split",
-        "--params",
-        params,
-        "--input",
-        "processed/dataset.parquet",
-        "--schema",
-        "processed/schema.json",
-        "--output-dir",
-        "split",
-        "--summary",
-        "split.json",
-        cwd=tmp_path,
+        tmp_path,
+        input="processed/dataset.parquet",
+        output_dir="split",
+        summary="split.json",
+        **processed,
     )
     assert split.returncode == 0, split.stderr
     summary = io.read_json(tmp_path / "split.json")
@@ -173,20 +154,7 @@ def test_too_few_rows_for_the_parts_exit_1_writing_nothing(
 ):
     before = params.read_text()
 
-    done = _run(
-        "modelgate.synthetic",
-        "--rows",
-        rows,
-        "--parts",
-        parts,
-        "--seed",
-        0,
-        "--out",
-        "raw",
-        "--params",
-        params,
-        cwd=tmp_path,
-    )
+    done = _generate(params, tmp_path, rows, parts)
 
     assert done.returncode == 1
     assert "every part needs at least one row" in done.stderr
@@ -195,20 +163,7 @@ def test_too_few_rows_for_the_parts_exit_1_writing_nothing(
 
 
 def test_a_missing_params_file_exits_1_before_any_data(tmp_path: Path):
-    done = _run(
-        "modelgate.synthetic",
-        "--rows",
-        10,
-        "--parts",
-        1,
-        "--seed",
-        0,
-        "--out",
-        "raw",
-        "--params",
-        tmp_path / "nope.yaml",
-        cwd=tmp_path,
-    )
+    done = _generate(tmp_path / "nope.yaml", tmp_path, rows=10, parts=1)
 
     assert done.returncode == 1
     assert "nope.yaml" in done.stderr and "Traceback" not in done.stderr
