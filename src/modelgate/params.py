@@ -104,6 +104,10 @@ class SplitParams(_Section):
 
 
 class TrainParams(_Section):
+    # local: one process (scikit-learn API); dask: XGBoost's Dask interface on a cluster
+    # (modelgate.dask_train). Either gives the same kind of Pipeline, so nothing after train
+    # knows which ran; where the cluster is, is a runtime setting (MODELGATE_DASK_*).
+    engine: Literal["local", "dask"] = "local"
     seed: int
     n_jobs: int = Field(ge=1)
     n_estimators: int = Field(ge=1)
