@@ -147,7 +147,8 @@ def test_parts_are_read_one_at_a_time(
 def test_merge_keeps_three_examples_each_with_its_file():
     found = [
         ("a.csv", [Violation("x", "max: 1", 2, ("'5' at line 2", "'6' at line 3"))]),
-        ("b.csv", [Violation("x", "max: 1", 4, ("'7' at line 9",)), Violation("y", "r", 1)]),
+        ("b.csv", [Violation("x", "max: 1", 4, ("'7' at line 9", "'8' at line 10"))]),
+        ("c.csv", [Violation("y", "r", 1)]),
     ]
 
     merged = ingest.merge_violations(found)
@@ -158,7 +159,8 @@ def test_merge_keeps_three_examples_each_with_its_file():
         "'6' at line 3 of a.csv",
         "'7' at line 9 of b.csv",
     )
-    assert str(merged[1]) == "column 'y': 1 row(s) break rule `r` in b.csv (1)"
+    assert str(merged[1]) == "column 'y': 1 row(s) break rule `r` in c.csv (1)"
+    assert "in a.csv (2), b.csv (4) (e.g. " in str(merged[0])
 
 
 def test_a_part_missing_a_column_names_that_part(

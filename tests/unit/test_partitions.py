@@ -59,7 +59,7 @@ def test_a_file_is_its_own_only_part(tmp_path: Path):
 
 
 def test_csv_parts_are_any_csv_in_name_order(tmp_path: Path):
-    for name in ("b.csv", "a.csv", "part-00000.parquet"):
+    for name in ("b.csv", "a.csv", "part-00000.parquet", ".a.csv.tmp.csv"):
         (tmp_path / name).touch()
 
     assert [p.name for p in partitions.parts(tmp_path, "csv")] == ["a.csv", "b.csv"]
@@ -153,6 +153,9 @@ def test_sample_draws_from_every_part_about_evenly(dataset: Path):
     per_part = np.bincount(ids // 500, minlength=4)
     # Hypergeometric: 100 expected per part, SD about 8; 4 SD either way.
     assert np.all(np.abs(per_part - 100) < 32), per_part
+    # Each part draws its own keys: not the same row positions in every part.
+    positions = [set(ids[ids // 500 == i] % 500) for i in range(4)]
+    assert all(p != positions[0] for p in positions[1:])
 
 
 def test_sample_of_fewer_rows_than_asked_is_every_row(dataset: Path):

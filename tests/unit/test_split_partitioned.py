@@ -11,6 +11,7 @@ import yaml
 
 from modelgate import io, partitions
 from modelgate.params import SplitParams
+from modelgate.splitting import random_labels, time_cuts
 from modelgate.stages import ingest, split
 from modelgate.stages.split import split_frame
 from tests.conftest import make_tiny_frame
@@ -19,6 +20,7 @@ from tests.unit._pipeline import args
 PARTS = 4
 ROWS = 4000
 NAMES = ("train", "validation", "test")
+PINNED_COUNTS = [477, 257, 266]  # random_labels(1000, 3, seed 7, 0.25 / 0.25)
 
 
 def _params(tiny_params: dict, by: str | None = None) -> dict:
@@ -88,6 +90,22 @@ def test_outputs_are_disjoint_complete_and_one_part_per_input_part(random_split)
         assert [f.name for f in files] == [partitions.part_name(i) for i in range(PARTS)]
         for i, file in enumerate(files):  # output part i holds rows of input part i only
             assert set(pd.read_parquet(file)["row_id"] // (ROWS // PARTS)) == {i}
+    # Each part draws its own: the test rows do not sit at the same positions in every part.
+    positions = parts["test"]["row_id"] % (ROWS // PARTS)
+    by_part = [
+        set(positions[parts["test"]["row_id"] // (ROWS // PARTS) == i]) for i in range(PARTS)
+    ]
+    assert all(p != by_part[0] for p in by_part[1:])
+
+
+def test_the_draws_are_pinned():
+    """The seed derivation is part of the data's identity: changing it reshuffles every
+    partitioned split (and every dvc.lock hash after it)."""
+    params = SplitParams(seed=7, test_size=0.25, validation_size=0.25)
+
+    labels = random_labels(1000, 3, params)
+
+    assert np.bincount(labels).tolist() == PINNED_COUNTS
 
 
 def _bytes(out: Path) -> dict[str, bytes]:
@@ -136,6 +154,10 @@ def test_out_of_time_keeps_date_order_and_cuts_as_the_file_split(tiny_params: di
     days = {name: parts[name]["day"] for name in NAMES}
     assert days["train"].max() < days["validation"].min()
     assert days["validation"].max() < days["test"].min()
+    # The rule, independently: each cut is the date of the row at its share of the sorted rows.
+    ordered = np.sort(pd.read_parquet(data)["day"].to_numpy())
+    assert days["validation"].min() == ordered[round(0.5 * ROWS)]
+    assert days["test"].min() == ordered[round(0.75 * ROWS)]
     whole = split_frame(
         pd.read_parquet(data),
         "outcome",
@@ -184,3 +206,13 @@ def test_a_failure_while_writing_keeps_every_previous_output(
     assert sorted(p.name for p in (out / "split").iterdir()) == [
         f"{n}.parquet" for n in sorted(NAMES)
     ]
+
+
+def test_a_cut_on_a_date_boundary_starts_the_next_part_at_that_row():
+    # 8 rows over 4 dates, 2 each: the validation cut (row 4 of 8) is the first row of day 2,
+    # the test cut (row 6) the first of day 3.
+    days = pd.date_range("2026-01-01", periods=4)
+    counts = pd.Series([2, 2, 2, 2], index=days)
+    params = SplitParams(seed=0, test_size=0.25, validation_size=0.25, by="day")
+
+    assert time_cuts(counts, "day", params) == (days[2], days[3])

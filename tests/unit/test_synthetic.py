@@ -39,6 +39,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path):
 
     assert list(_bytes(tmp_path / "a")) == ["part-00000.csv", "part-00001.csv", "part-00002.csv"]
     assert _bytes(tmp_path / "a") == _bytes(tmp_path / "b")
+    assert len(set(_bytes(tmp_path / "a").values())) == 3  # each part seeded by its index
     assert _bytes(tmp_path / "a")["part-00001.csv"] != _bytes(tmp_path / "c")["part-00001.csv"]
 
 
