@@ -24,6 +24,7 @@ read through fsspec with the standard AWS variables (AWS_ENDPOINT_URL for a non-
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -40,7 +41,14 @@ from sklearn.pipeline import Pipeline
 from xgboost import Booster, XGBModel
 from xgboost import dask as dxgb
 
-from modelgate.model import CLASSIFIER_STEP, FEATURES_STEP, build_pipeline, labels, model_frame
+from modelgate.model import (
+    CLASSIFIER_STEP,
+    FEATURES_STEP,
+    build_pipeline,
+    categorical_values,
+    labels,
+    model_frame,
+)
 from modelgate.params import TrainParams
 from modelgate.schema import FeatureSchema
 
@@ -73,6 +81,9 @@ def connect(settings: DaskSettings, threads: int) -> Iterator[Client]:
             processes=True,
             memory_limit=settings.memory_limit,
             dashboard_address=None,
+            # Arrow's own allocator keeps what a Parquet read freed: a worker would hold a
+            # partition's worth of dead buffers per read. The system allocator returns them.
+            env={"ARROW_DEFAULT_MEMORY_POOL": "system"},
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -132,9 +143,15 @@ def _place(
     encoded, target = [], []
     for index, part in enumerate(train.to_delayed()):
         where = [workers[index % len(workers)]]
-        raw = client.compute(part, workers=where, allow_other_workers=False)
-        encoded.append(client.submit(_encode, raw, features, schema, workers=where, pure=False))
-        target.append(client.submit(_labels, raw, schema, workers=where, pure=False))
+        # One task reads, encodes and labels a partition: its raw rows die with the task,
+        # so a worker holds one raw partition at a time, not all of its own.
+        pair = client.compute(
+            dask.delayed(_encode_and_label)(part, features, schema),
+            workers=where,
+            allow_other_workers=False,
+        )
+        encoded.append(client.submit(operator.itemgetter(0), pair, workers=where))
+        target.append(client.submit(operator.itemgetter(1), pair, workers=where))
     width = len(features.get_feature_names_out())
     meta = pd.DataFrame(columns=_columns(width), dtype=np.float32)
     label_meta = pd.Series(dtype=_label_dtype(schema))
@@ -168,7 +185,9 @@ def _check_placement(matrix: dxgb.DaskDMatrix, workers: list[str]) -> None:
 def _prototype(train: dd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
     """Model-frame rows holding every categorical value of `train` (and none it lacks)."""
     columns = schema.categorical
-    per_part = dask.compute(*[dask.delayed(_distinct)(p, schema) for p in train.to_delayed()])
+    # Only the categorical columns are read (Parquet is columnar), and none without any.
+    parts = train[columns].to_delayed() if columns else []
+    per_part = dask.compute(*[dask.delayed(_distinct)(p, columns) for p in parts])
     values = [sorted(set().union(*(found[c] for found in per_part))) for c in columns]
     rows = max((len(v) for v in values), default=1)
     frame = pd.DataFrame({name: np.zeros(rows, dtype=np.float32) for name in schema.numeric})
@@ -177,19 +196,17 @@ def _prototype(train: dd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
     return frame[schema.features]
 
 
-def _distinct(part: pd.DataFrame, schema: FeatureSchema) -> dict[str, set[str]]:
+def _distinct(part: pd.DataFrame, columns: list[str]) -> dict[str, set[str]]:
     """The values each categorical takes in `part` as the model sees them (missing included)."""
-    frame = model_frame(part, schema)
-    return {c: set(frame[c].unique()) for c in schema.categorical}
+    return {c: set(categorical_values(part[c]).unique()) for c in columns}
 
 
-def _encode(part: pd.DataFrame, features: ColumnTransformer, schema: FeatureSchema) -> pd.DataFrame:
+def _encode_and_label(
+    part: pd.DataFrame, features: ColumnTransformer, schema: FeatureSchema
+) -> tuple[pd.DataFrame, pd.Series]:
     encoded = features.transform(model_frame(part, schema))
-    return pd.DataFrame(encoded, index=part.index, columns=_columns(encoded.shape[1]))
-
-
-def _labels(part: pd.DataFrame, schema: FeatureSchema) -> pd.Series:
-    return pd.Series(labels(part, schema), index=part.index)
+    frame = pd.DataFrame(encoded, index=part.index, columns=_columns(encoded.shape[1]))
+    return frame, pd.Series(labels(part, schema), index=part.index)
 
 
 def _columns(width: int) -> list[str]:

@@ -40,8 +40,13 @@ def model_frame(frame: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
     for name in schema.numeric:
         out[name] = frame[name].astype("float32")
     for name in schema.categorical:
-        out[name] = frame[name].astype(object).where(frame[name].notna(), MISSING_CATEGORY)
+        out[name] = categorical_values(frame[name])
     return out
+
+
+def categorical_values(column: pd.Series) -> pd.Series:
+    """A categorical as the model sees it: strings, a missing value as `MISSING_CATEGORY`."""
+    return column.astype(object).where(column.notna(), MISSING_CATEGORY)
 
 
 def labels(frame: pd.DataFrame, schema: FeatureSchema) -> np.ndarray:

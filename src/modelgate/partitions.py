@@ -13,6 +13,7 @@ for a single file.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -133,3 +134,21 @@ def sample(path: Path, max_rows: int, seed: int) -> pd.DataFrame:
         kept, keys = kept.iloc[chosen].reset_index(drop=True), keys[chosen]
     assert kept is not None  # parts() returns at least one part
     return kept
+
+
+def read_bounded(path: Path, max_rows: int, seed: int) -> pd.DataFrame:
+    """What a sampling check (Deepchecks, the monitoring reference) reads: a single file whole,
+    as the small-data layout always has (the check samples it itself, so its results stay
+    what they were); a partitioned dataset as a seeded sample of at most `max_rows` rows, so
+    the check's memory does not grow with the data."""
+    if not is_partitioned(path):
+        return pd.read_parquet(path)
+    return sample(path, max_rows, seed)
+
+
+def digest(path: Path) -> str:
+    """SHA-256 of a dataset: a file's bytes; a directory's part names and their digests."""
+    if not is_partitioned(path):
+        return io.sha256_file(path)
+    lines = "".join(f"{p.name}\0{io.sha256_file(p)}\n" for p in parts(path))
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()

@@ -15,6 +15,7 @@ from modelgate.gates.common import finish
 from modelgate.gates.results import GateResult
 from modelgate.gates.suites import SuiteParams, build_suite, dataset, run_suite
 from modelgate.params import load_section
+from modelgate.partitions import read_bounded
 from modelgate.schema import FeatureSchema
 
 logger = logging.getLogger(__name__)
@@ -41,8 +42,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_section(args.params, "gates.data", SuiteParams)
     schema = FeatureSchema.from_dict(io.read_json(args.schema))
+    data = read_bounded(args.data, params.n_samples, params.random_state)
     finish(
-        data_gate(pd.read_parquet(args.data), schema, params, args.html),
+        data_gate(data, schema, params, args.html),
         args.gates_dir,
         args.report,
     )

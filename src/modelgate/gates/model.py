@@ -22,6 +22,7 @@ from modelgate.gates.segments import segment_conditions
 from modelgate.gates.suites import build_suite, dataset, run_suite
 from modelgate.model import feature_importance, labels, load_pipeline, model_frame, scores
 from modelgate.params import load_section
+from modelgate.partitions import read_bounded
 from modelgate.schema import FeatureSchema
 
 
@@ -88,8 +89,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     schema = FeatureSchema.from_dict(io.read_json(args.schema))
     result = model_gate(
         load_pipeline(args.model),
-        pd.read_parquet(args.train),
-        pd.read_parquet(args.test),
+        read_bounded(args.train, params.n_samples, params.random_state),
+        pd.read_parquet(args.test),  # whole: the segment gate's intervals use every test row
         io.read_json(args.metrics)["test"],
         schema,
         params,

@@ -19,6 +19,7 @@ from modelgate.gates.common import finish
 from modelgate.gates.results import GateResult
 from modelgate.gates.suites import SuiteParams, build_suite, dataset, run_suite
 from modelgate.params import SplitParams, load_section
+from modelgate.partitions import read_bounded
 from modelgate.schema import FeatureSchema
 
 
@@ -53,8 +54,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     split = load_section(args.params, "split", SplitParams)
     schema = FeatureSchema.from_dict(io.read_json(args.schema))
     result = split_gate(
-        pd.read_parquet(args.train),
-        pd.read_parquet(args.test),
+        read_bounded(args.train, params.n_samples, params.random_state),
+        read_bounded(args.test, params.n_samples, params.random_state),
         schema,
         params,
         args.html,

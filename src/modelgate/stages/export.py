@@ -10,7 +10,7 @@ from pathlib import Path
 import onnx
 import pandas as pd
 
-from modelgate import io, metadata
+from modelgate import io, metadata, partitions
 from modelgate.cli import StageError, entry, stage_parser
 from modelgate.gates.common import record
 from modelgate.gates.parity import check_parity, parity_gate
@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     model = convert(pipeline, schema, params.opset, params.ml_opset)
     version = content_version(model)
     properties = _metadata(params, version, schema, threshold, metrics["test"], all_params)
-    properties[metadata.TRAINING_DATA_DIGEST] = io.sha256_file(args.train)
+    properties[metadata.TRAINING_DATA_DIGEST] = partitions.digest(args.train)
     attach_metadata(model, properties)
     onnx.checker.check_model(model, full_check=True)
     results = check_parity(pipeline, model, pd.read_parquet(args.test), schema, threshold, params)

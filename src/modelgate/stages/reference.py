@@ -21,6 +21,7 @@ from modelgate.model import labels, model_frame
 from modelgate.monitor.reference import Reference
 from modelgate.onnx_export import onnx_scores
 from modelgate.params import MonitorParams, load_section
+from modelgate.partitions import read_bounded
 from modelgate.schema import FeatureSchema
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_section(args.params, "monitor", MonitorParams)
     schema = FeatureSchema.from_dict(io.read_json(args.schema))
-    train, validation = pd.read_parquet(args.train), pd.read_parquet(args.validation)
+    # The reference keeps a seeded sample anyway: a partitioned split is read as one.
+    train = read_bounded(args.train, params.reference_sample, params.seed)
+    validation = read_bounded(args.validation, params.reference_sample, params.seed)
     reference = build(train, validation, schema, args.model.read_bytes(), params)
     reference.save(args.out)
     logger.info(
