@@ -238,6 +238,16 @@ image: env wheelhouse ## Build the serving image IMAGE:<model version> and IMAGE
 	  --build-arg MODEL_NAME="$$($(MODEL_META) model_name)" --build-arg MODEL_VERSION="$$version" \
 	  --tag $(IMAGE):$$version --tag $(IMAGE):latest .
 
+# The pipeline at scale (issue 13): a seeded synthetic table of ROWS rows in PARTS CSV parts
+# (modelgate.synthetic), train.engine dask, every stage in a copy under build/scale-demo;
+# prints time and peak RSS per stage (benchmarks/bench_scale.py).
+ROWS ?= 1000000
+PARTS ?= 20
+
+.PHONY: scale-demo
+scale-demo: env ## The whole pipeline on a large synthetic table, Dask training: make scale-demo [ROWS=1000000 PARTS=20]
+	python benchmarks/bench_scale.py --rows $(ROWS) --parts $(PARTS) --dir build/scale-demo
+
 .PHONY: bench
 bench: data ## Run the speed benchmarks (figures go in the README)
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; python $$script; done

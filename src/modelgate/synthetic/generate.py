@@ -44,7 +44,7 @@ def _money(rng: np.random.Generator, rows: int) -> dict[str, np.ndarray]:
 def _history(rng: np.random.Generator, rows: int) -> dict[str, np.ndarray]:
     age = np.minimum(18 + rng.gamma(4.0, 5.0, rows), 90).astype(np.int64)
     return {
-        "months_since_delinquency": _missing(rng, rng.uniform(0, 120, rows), 0.7),
+        "months_since_delinquency": _missing(rng, rng.uniform(0, 120, rows), 0.1),
         "bureau_score": np.clip(rng.normal(660, 70, rows), 300, 850),
         "tenure_years": rng.gamma(2.0, 3.0, rows),
         "late_payment_ratio": rng.beta(0.5, 8.0, rows),
@@ -75,17 +75,17 @@ def _defaults(rng: np.random.Generator, v: dict[str, np.ndarray]) -> np.ndarray:
     """The documented logistic model of the module docstring: True where `bad`."""
     dti = np.nan_to_num(np.minimum(v["debt_to_income"], 2.0), nan=0.05)
     z = (
-        -3.1
-        - 0.01 * (v["bureau_score"] - 660)
-        + 1.8 * (v["utilization"] - 0.29)
-        + 0.8 * (dti - 0.05)
-        + 3.0 * v["late_payment_ratio"]
-        - 0.02 * (v["age"] - 38)
-        + 0.15 * v["inquiries_6m"]
-        + 0.5 * (v["home"] == 0)
-        + 0.4 * (v["job"] == 1)
-        + 0.6 * np.isnan(v["income"])
-        + 0.3 * np.sin(v["region"])
+        -4.4
+        - 0.025 * (v["bureau_score"] - 660)
+        + 3.0 * (v["utilization"] - 0.29)
+        + 1.2 * (dti - 0.05)
+        + 6.0 * v["late_payment_ratio"]
+        - 0.04 * (v["age"] - 38)
+        + 0.3 * v["inquiries_6m"]
+        + 1.0 * (v["home"] == 0)
+        + 0.8 * (v["job"] == 1)
+        + 1.0 * np.isnan(v["income"])
+        + 0.5 * np.sin(v["region"])
     )
     noisy = z + rng.normal(0.0, 0.5, len(z))
     return rng.random(len(z)) < 1 / (1 + np.exp(-noisy))
