@@ -36,6 +36,7 @@ TINY_PARAMS: dict = {
     },
     "split": {"seed": 7, "test_size": 0.25, "validation_size": 0.25, "by": None},
     "train": {
+        "engine": "local",
         "seed": 1,
         "n_jobs": 1,
         "n_estimators": 20,
