@@ -78,14 +78,14 @@ def _run_baseline(data: Path, features: int) -> dict:
     return {"seconds": seconds, "peak_rss": [_self_rss()]}
 
 
-def _run_dask(data: Path, features: int) -> dict:
+def _run_dask(data: Path, features: int, workers: int) -> dict:
     from modelgate import dask_train
     from modelgate.params import TrainParams, load_section
     from modelgate.schema import FeatureSchema
 
     params = load_section(ROOT / "params.yaml", "train", TrainParams)
     schema = FeatureSchema.from_dict(_schema(features))
-    with dask_train.connect(dask_train.DaskSettings(workers=2), threads=2) as client:
+    with dask_train.connect(dask_train.DaskSettings(workers=workers), threads=2) as client:
         start = time.perf_counter()
         dask_train.fit(dask_train.read_training(str(data)), schema, params, client)
         seconds = time.perf_counter() - start
@@ -112,10 +112,10 @@ def _self_rss() -> int:
     return int(line.split()[1]) * 1024
 
 
-def _child(side: str, data: Path, features: int) -> dict:
+def _child(side: str, data: Path, features: int, workers: int) -> dict:
     """Run one side in a fresh interpreter; its figures come back as JSON on stdout."""
     command = [sys.executable, __file__, "--side", side, "--data", str(data)]
-    command += ["--features", str(features)]
+    command += ["--features", str(features), "--workers", str(workers)]
     result = subprocess.run(
         command, capture_output=True, text=True, check=True, env={"PYTHONPATH": str(ROOT / "src")}
     )
@@ -128,13 +128,19 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=30)
     parser.add_argument("--parts", type=int, default=20)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--workers", type=int, default=2, help="LocalCluster workers, sharing 2 threads"
+    )
     parser.add_argument("--json", nargs="?", const="", default=None)
     parser.add_argument("--side", choices=["baseline", "dask"], help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:  # a child run
-        run = _run_baseline if args.side == "baseline" else _run_dask
-        sys.stdout.write(json.dumps(run(args.data, args.features)) + "\n")
+        if args.side == "baseline":
+            figures = _run_baseline(args.data, args.features)
+        else:
+            figures = _run_dask(args.data, args.features, args.workers)
+        sys.stdout.write(json.dumps(figures) + "\n")
         return
     _report(args)
 
@@ -144,8 +150,8 @@ def _report(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp:
         data = Path(tmp)
         size = _generate(data, args.rows, args.features, args.parts, args.seed)
-        baseline = _child("baseline", data, args.features)
-        dask = _child("dask", data, args.features)
+        baseline = _child("baseline", data, args.features, args.workers)
+        dask = _child("dask", data, args.features, args.workers)
     ratio = dask["seconds"] / baseline["seconds"]
     peak = max(dask["peak_rss"])
     lines = [
@@ -155,7 +161,8 @@ def _report(args: argparse.Namespace) -> None:
         "| --- | --- | --- |",
         f"| xgboost.train, one process (baseline) | {baseline['seconds']:.1f} | "
         f"{', '.join(f'{b / 2**20:.0f}' for b in baseline['peak_rss'])} |",
-        f"| dask engine, LocalCluster 2 workers (client, workers) | {dask['seconds']:.1f} | "
+        f"| dask engine, LocalCluster {args.workers} workers (client, workers) | "
+        f"{dask['seconds']:.1f} | "
         f"{', '.join(f'{b / 2**20:.0f}' for b in dask['peak_rss'])} |",
         target_line("time ratio dask / baseline", ratio, f"{ratio:.2f}x", TIME_TARGET, "x"),
         target_line(

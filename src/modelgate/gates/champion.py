@@ -33,6 +33,7 @@ from sklearn.metrics import roc_auc_score
 from modelgate import gitdvc, io, metadata, metrics_regression
 from modelgate.cli import entry, stage_parser
 from modelgate.gates.common import finish
+from modelgate.gates.paired import AUC_CONDITION, MAE_CONDITION
 from modelgate.gates.params import ChampionParams
 from modelgate.gates.results import Condition, GateResult, Status
 from modelgate.gates.stats import bootstrap_weights, weighted_auc
@@ -254,13 +255,13 @@ def _paired_condition(
         low, high = paired_mae_interval(y, challenger, champion, params)
         delta = float(np.mean(np.abs(challenger - y)) / np.mean(np.abs(champion - y)) - 1)
         worse, gain, same = low > tolerance, high < 0, low <= 0
-        name, limit = "MAE change (paired bootstrap)", f"lower bound <= +{tolerance:.0%}"
+        name, limit = MAE_CONDITION, f"lower bound <= +{tolerance:.0%}"
         said = f"MAE {delta:+.2%}, {level} [{low:+.2%}, {high:+.2%}]: "
     else:
         low, high = paired_auc_interval(y, challenger, champion, params)
         delta = float(roc_auc_score(y, challenger) - roc_auc_score(y, champion))
         worse, gain, same = high < -tolerance, low > 0, high >= 0
-        name, limit = "ROC-AUC difference (paired bootstrap)", f"upper bound >= -{tolerance:g}"
+        name, limit = AUC_CONDITION, f"upper bound >= -{tolerance:g}"
         said = f"ΔROC-AUC {delta:+.4f}, {level} [{low:+.4f}, {high:+.4f}]: "
     verdict = (
         "worse beyond tolerance with confidence" if worse else "significant gain" if gain

@@ -8,9 +8,9 @@ from typing import Any
 
 import pandas as pd
 
+from modelgate.gates.paired import AUC_CONDITION
 from modelgate.report import charts, md
-
-AUC_CONDITION = "ROC-AUC difference (paired bootstrap)"
+from modelgate.report.champion import Metric, sentence
 
 
 def metric_keys(pr_metrics: Mapping[str, Any] | None, diff: Mapping[str, Any]) -> list[str]:
@@ -46,24 +46,12 @@ def auc_reading(low: float, high: float) -> str:
     return "significant decline" if high < 0 else "no significant change"
 
 
+AUC = Metric("ROC-AUC", AUC_CONDITION, "+.4f", auc_reading)
+
+
 def champion_line(champion: Mapping[str, Any] | None) -> str:
     """The paired bootstrap interval of the ROC-AUC difference, in a sentence."""
-    if champion is None:
-        return "ROC-AUC against the base model: the champion gate did not run in this pipeline."
-    for condition in champion.get("conditions", []):
-        value = condition.get("value")
-        if condition.get("name") == AUC_CONDITION and isinstance(value, Mapping):
-            low, high = float(value["ci_low"]), float(value["ci_high"])
-            rows = [n for n in champion.get("notes", []) if n.startswith("scored on")]
-            return (
-                f"ROC-AUC against the base model on the same test rows: "
-                f"{float(value['delta']):+.4f}, {float(value['confidence']):.0%} paired bootstrap "
-                f"interval [{low:+.4f}, {high:+.4f}]: **{auc_reading(low, high)}**"
-                + "".join(f" ({n})" for n in rows)
-                + "."
-            )
-    notes = "; ".join(champion.get("notes", [])) or "no reason given"
-    return f"ROC-AUC against the base model: no bootstrap interval ({notes})."
+    return sentence(champion, AUC)
 
 
 def confusion(predictions: pd.DataFrame, positive: str) -> dict[str, int]:

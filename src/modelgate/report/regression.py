@@ -16,15 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelgate.gates.paired import MAE_CONDITION
 from modelgate.report import charts, md
+from modelgate.report.champion import Metric, sentence
 
 PLOTS = ("predicted_vs_actual", "residuals")
 BINS = 10
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-# The champion gate's condition for a regressor (gates/champion.py): its value holds the
-# relative MAE change, challenger over champion minus 1, with a paired bootstrap interval.
-MAE_CONDITION = "MAE"
-BOOTSTRAP = {"delta", "ci_low", "ci_high", "confidence"}
 
 
 def mae_reading(low: float, high: float) -> str:
@@ -33,35 +31,12 @@ def mae_reading(low: float, high: float) -> str:
     return "significant increase" if low > 0 else "no significant change"
 
 
-def _bootstrap(champion: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    for condition in champion.get("conditions", []):
-        value = condition.get("value")
-        if (
-            str(condition.get("name", "")).startswith(MAE_CONDITION)
-            and isinstance(value, Mapping)
-            and set(value) >= BOOTSTRAP
-        ):
-            return value
-    return None
+MAE = Metric("MAE", MAE_CONDITION, "+.2%", mae_reading, relative=True)
 
 
 def champion_line(champion: Mapping[str, Any] | None) -> str:
     """The paired bootstrap interval of the relative MAE change, in a sentence."""
-    if champion is None:
-        return "MAE against the base model: the champion gate did not run in this pipeline."
-    value = _bootstrap(champion)
-    if value is None:
-        notes = "; ".join(champion.get("notes", [])) or "no reason given"
-        return f"MAE against the base model: no bootstrap interval ({notes})."
-    low, high = float(value["ci_low"]), float(value["ci_high"])
-    rows = [n for n in champion.get("notes", []) if n.startswith("scored on")]
-    return (
-        f"MAE against the base model on the same test rows: {float(value['delta']):+.2%} "
-        f"(relative), {float(value['confidence']):.0%} paired bootstrap interval "
-        f"[{low:+.2%}, {high:+.2%}]: **{mae_reading(low, high)}**"
-        + "".join(f" ({n})" for n in rows)
-        + "."
-    )
+    return sentence(champion, MAE)
 
 
 def _binned(frame: pd.DataFrame, column: str, edges: np.ndarray) -> np.ndarray:

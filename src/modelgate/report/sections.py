@@ -15,7 +15,6 @@ STATUS_WORDS = {"pass": "pass", "warn": "warn", "fail": "FAIL", NOT_RUN: "not ru
 ALERTS = {"pass": "TIP", "warn": "WARNING", "fail": "CAUTION", NOT_RUN: "CAUTION"}
 MAX_LISTED = 4
 MAX_VALUE_CHARS = 120
-AUC_CONDITION = "ROC-AUC difference (paired bootstrap)"
 
 
 def overall_status(gates: Mapping[str, Any] | None) -> str:

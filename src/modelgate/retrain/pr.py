@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelgate.gates import paired
 from modelgate.monitor import report as monitor_report
 from modelgate.monitor.status import degraded, drifted
 from modelgate.report import charts, md, performance, sections
@@ -229,16 +230,15 @@ def _cells(condition: Mapping[str, Any]) -> list[str]:
 
 
 def _auc_sentence(oot: Mapping[str, Any]) -> str:
-    for c in oot.get("conditions", []):
-        value = c.get("value")
-        if c.get("name") == sections.AUC_CONDITION and isinstance(value, Mapping):
-            low, high = float(value["ci_low"]), float(value["ci_high"])
-            return (
-                f"ROC-AUC, retrained minus production: {float(value['delta']):+.4f}, "
-                f"{float(value['confidence']):.0%} paired bootstrap interval "
-                f"[{low:+.4f}, {high:+.4f}]: **{performance.auc_reading(low, high)}**."
-            )
-    return "No bootstrap interval of the ROC-AUC difference (see the notes)."
+    value = paired.interval(oot, paired.AUC_CONDITION)
+    if value is None:
+        return "No bootstrap interval of the ROC-AUC difference (see the notes)."
+    low, high = float(value["ci_low"]), float(value["ci_high"])
+    return (
+        f"ROC-AUC, retrained minus production: {float(value['delta']):+.4f}, "
+        f"{float(value['confidence']):.0%} paired bootstrap interval "
+        f"[{low:+.4f}, {high:+.4f}]: **{performance.auc_reading(low, high)}**."
+    )
 
 
 def oot_section(e: Evidence) -> str:
