@@ -41,6 +41,7 @@ from sklearn.pipeline import Pipeline
 from xgboost import Booster, XGBModel
 from xgboost import dask as dxgb
 
+from modelgate.cli import StageError
 from modelgate.model import (
     CLASSIFIER_STEP,
     FEATURES_STEP,
@@ -92,8 +93,12 @@ def connect(settings: DaskSettings, threads: int) -> Iterator[Client]:
 
 
 def read_training(path: str) -> dd.DataFrame:
-    """A Parquet file or partitioned directory, local or s3://, as a lazy frame."""
-    return dd.read_parquet(path)
+    """A Parquet file or partitioned directory, local or s3://, as a lazy frame (its schema
+    is read now, so a missing path fails here, by name)."""
+    try:
+        return dd.read_parquet(path)
+    except FileNotFoundError as exc:  # s3fs raises it for a missing bucket or prefix too
+        raise StageError(f"train: no Parquet data at {path} ({exc})") from exc
 
 
 def fit(

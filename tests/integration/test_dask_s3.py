@@ -136,11 +136,6 @@ def test_training_from_s3_gives_the_bytes_of_training_from_disk(
     assert from_s3 == from_disk
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src: dask_train.read_training lets the store's FileNotFoundError escape as a "
-    "traceback; the stage should fail as an expected StageError naming the URL",
-)
 @pytest.mark.parametrize("url", ["s3://no-such-bucket-{id}/train", "s3://{bucket}/no-such-prefix"])
 def test_a_missing_bucket_or_prefix_fails_naming_the_url(
     workspace: Workspace,
