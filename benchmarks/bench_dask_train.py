@@ -9,12 +9,12 @@ Targets (issue 13), on 2 cores, 1,000,000 rows x 30 features, 300 trees:
   it: 1M x 31 x 8 bytes = 248 MB).
 
 The data is a seeded synthetic table (numeric features, a logistic label) written as 20 Parquet
-parts; both sides read those same files. Each side runs in its own fresh interpreter so its
-peak RSS (`ru_maxrss`) is its own: the baseline reads every part into one frame, builds a
-QuantileDMatrix and trains; the Dask run starts the cluster (untimed), then times `fit`: the
-workers read their parts, encode them and train, the client holds no rows. The baseline's
-time is the same span: read, matrix, train. Both use the hyperparameters of params.yaml
-(`train`), so the tree shape is the pipeline's.
+parts; both sides read those same files. Each side runs in its own fresh interpreter, so its
+peak RSS is its own, `--repeats` times (default 3, alternating; the median run is reported):
+the baseline reads every part into one frame, builds a QuantileDMatrix and trains; the Dask run
+starts the cluster (untimed), then times `fit`: the workers read their parts, encode them and
+train, the client holds no rows. The baseline's time is the same span: read, matrix, train.
+Both use the hyperparameters of params.yaml (`train`), so the tree shape is the pipeline's.
 """
 
 from __future__ import annotations
@@ -128,6 +128,7 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=30)
     parser.add_argument("--parts", type=int, default=20)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--repeats", type=int, default=3, help="runs per side, alternating")
     parser.add_argument(
         "--workers", type=int, default=2, help="LocalCluster workers, sharing 2 threads"
     )
@@ -145,15 +146,29 @@ def main() -> None:
     _report(args)
 
 
+def _median(runs: list[dict]) -> dict:
+    """The run of median time (its own peak RSS with it), of an odd number of runs."""
+    return sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
+
+
 def _report(args: argparse.Namespace) -> None:
     sys.stdout.write(f"load average at start: {load_average()}\n")
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp:
         data = Path(tmp)
         size = _generate(data, args.rows, args.features, args.parts, args.seed)
-        baseline = _child("baseline", data, args.features, args.workers)
-        dask = _child("dask", data, args.features, args.workers)
+        runs = [
+            (_child("baseline", data, args.features, args.workers),
+             _child("dask", data, args.features, args.workers))
+            for _ in range(args.repeats)
+        ]  # fmt: skip
+    baseline, dask = (_median([run[side] for run in runs]) for side in (0, 1))
     ratio = dask["seconds"] / baseline["seconds"]
     peak = max(dask["peak_rss"])
+    sys.stdout.write(
+        "runs (baseline s, dask s): "
+        + ", ".join(f"({b['seconds']:.1f}, {d['seconds']:.1f})" for b, d in runs)
+        + "\n"
+    )
     lines = [
         f"{args.rows:,} rows x {args.features} features, {args.parts} parts; "
         f"training data in memory {size / 2**20:.0f} MiB",
