@@ -226,7 +226,9 @@ def test_partition_i_trains_on_the_worker_named_i_mod_n(fitted, client: Client):
 
 
 @pytest.mark.slow  # two LocalClusters
-def test_two_fresh_clusters_of_one_shape_give_the_same_bytes(binary):
+def test_two_fresh_clusters_of_one_shape_give_the_same_bytes(
+    binary, caplog: pytest.LogCaptureFixture
+):
     schema = _schema("binary")
     pickles = []
     for _ in range(2):
@@ -234,7 +236,10 @@ def test_two_fresh_clusters_of_one_shape_give_the_same_bytes(binary):
             frame = dask_train.read_training(str(binary[0]))
             pickles.append(pickle.dumps(dask_train.fit(frame, schema, TRAIN, fresh), protocol=5))
 
-    assert pickles[0] == pickles[1]
+    # A failure here with a "moved to worker" warning is the scheduler moving a partition after
+    # `_place` (XGBoost's own packing tasks are not pinned): seen on a loaded 2-core machine.
+    moved = [r.getMessage() for r in caplog.records if "moved to worker" in r.getMessage()]
+    assert pickles[0] == pickles[1], moved
 
 
 @pytest.mark.slow  # a LocalCluster of worker processes
