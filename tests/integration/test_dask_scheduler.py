@@ -86,7 +86,7 @@ def test_a_running_cluster_named_in_the_environment_trains_the_local_clusters_mo
 
     assert "2 workers (LocalCluster)" in local_log
     assert f"2 workers ({cluster})" in remote_log
-    assert "will not reproduce" not in local_log + remote_log
+    assert "packed elsewhere" not in local_log + remote_log  # placed as asked, not repaired
     remote, local = (tmp_path / "remote.pkl").read_bytes(), (tmp_path / "local.pkl").read_bytes()
     assert remote == local
     assert remote != pipeline_run.model.read_bytes()  # not the local engine's model

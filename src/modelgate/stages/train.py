@@ -33,8 +33,8 @@ def train_on_dask(path: str, schema: FeatureSchema, params: TrainParams) -> tupl
     from modelgate import dask_train
 
     settings = dask_train.DaskSettings()
+    frame = dask_train.read_training(path)  # a missing path fails before a cluster starts
     with dask_train.connect(settings, params.n_jobs) as client:
-        frame = dask_train.read_training(path)
         logger.info(
             "train: dask, %d workers (%s), %d partitions",
             len(client.scheduler_info()["workers"]),
