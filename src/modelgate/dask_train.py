@@ -18,7 +18,9 @@ the workers read, encode and train on their own partitions.
 Where the cluster is, is a runtime setting, not a model parameter (`DaskSettings`:
 MODELGATE_DASK_SCHEDULER names a running scheduler; unset, a LocalCluster of
 MODELGATE_DASK_WORKERS worker processes starts and stops with the stage). Parquet on S3 is
-read through fsspec with the standard AWS variables (AWS_ENDPOINT_URL for a non-AWS store).
+read through fsspec with the standard AWS variables (AWS_ENDPOINT_URL for a non-AWS store);
+MODELGATE_DASK_STAGING=s3://... copies the workspace's split there first, for a remote
+cluster whose workers cannot see this machine's disk.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ import logging
 import operator
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dask
 import dask.dataframe as dd
+import fsspec
 import numpy as np
 import pandas as pd
 from distributed import Client, Future, LocalCluster
@@ -41,6 +45,7 @@ from sklearn.pipeline import Pipeline
 from xgboost import Booster, XGBModel
 from xgboost import dask as dxgb
 
+from modelgate import partitions
 from modelgate.cli import StageError
 from modelgate.model import (
     CLASSIFIER_STEP,
@@ -55,6 +60,8 @@ from modelgate.schema import FeatureSchema
 
 logger = logging.getLogger(__name__)
 
+COMPLETE = "_COMPLETE"  # written last into a staged copy: it is whole
+
 
 class DaskSettings(BaseSettings):
     """Where training runs: deploy settings, never in params.yaml (they do not make the model,
@@ -65,6 +72,32 @@ class DaskSettings(BaseSettings):
     scheduler: str | None = None  # tcp://host:8786 of a running cluster
     workers: int = Field(default=2, ge=1)  # a LocalCluster's worker processes
     memory_limit: str = "auto"  # per LocalCluster worker; "auto" shares the machine's memory
+    # s3://bucket/prefix a remote cluster's workers can read: the workspace's training split
+    # (a path dvc.yaml owns, on this machine only) is copied there first (`stage`).
+    staging: str | None = None
+
+
+def stage(path: str, staging: str | None) -> str:
+    """Where the workers read `path`: itself, or its copy under `staging`.
+
+    The copy lives at `<staging>/<digest of the parts>/`, so it is uploaded once per content
+    and never half-read: the parts go first, then a `_COMPLETE` marker (Parquet readers skip
+    `_` files), and a copy without the marker is uploaded again. Files stream to the store;
+    no row is parsed.
+    """
+    if staging is None or "://" in path:
+        return path
+    local = Path(path)
+    target = f"{staging.rstrip('/')}/{partitions.digest(local)}"
+    fs, root = fsspec.core.url_to_fs(target)
+    if fs.exists(f"{root}/{COMPLETE}"):
+        logger.info("train: %s already staged at %s", path, target)
+        return target
+    for part in partitions.parts(local):
+        fs.put_file(str(part), f"{root}/{part.name}")
+    fs.pipe_file(f"{root}/{COMPLETE}", b"")
+    logger.info("train: staged %s at %s", path, target)
+    return target
 
 
 @contextmanager

@@ -105,11 +105,11 @@ def _train_env(endpoint: str) -> dict[str, str]:
     return env
 
 
-def _train(workspace: Workspace, source: str, model: str, endpoint: str):
+def _train(workspace: Workspace, source: str, model: str, endpoint: str, **env: str):
     return _stage(
         "modelgate.stages.train",
         workspace.root,
-        _train_env(endpoint),
+        {**_train_env(endpoint), **env},
         train=source,
         schema=workspace.schema,
         model=model,
@@ -151,3 +151,31 @@ def test_a_missing_bucket_or_prefix_fails_naming_the_url(
     assert missing in done.stderr
     assert "Traceback" not in done.stderr
     assert not (workspace.root / "models" / "never.pkl").exists()
+
+
+def test_a_workspace_split_is_staged_to_s3_once_and_trains_the_same_model(
+    workspace: Workspace,
+    bucket: str,
+    s3_endpoint: str,  # noqa: F811 (a fixture)
+):
+    """MODELGATE_DASK_STAGING: what a remote cluster needs, since `dvc.yaml` hands the stage a
+    path on this machine. The parts are copied under the content's digest, read by the workers
+    from there, and not copied again for the same content."""
+    staging = {"MODELGATE_DASK_STAGING": f"s3://{bucket}/staging"}
+    first = _train(workspace, str(workspace.train), "models/staged.pkl", s3_endpoint, **staging)
+    again = _train(workspace, str(workspace.train), "models/again.pkl", s3_endpoint, **staging)
+    local = _train(workspace, str(workspace.train), "models/plain.pkl", s3_endpoint)
+
+    for done in (first, again, local):
+        assert done.returncode == 0, done.stderr
+    url = f"s3://{bucket}/staging/{partitions.digest(workspace.train)}"
+    assert f"staged {workspace.train} at {url}" in first.stderr
+    assert f"already staged at {url}" in again.stderr
+    listed = boto3.client(
+        "s3", endpoint_url=s3_endpoint, aws_access_key_id="testing",
+        aws_secret_access_key="testing", region_name="us-east-1",
+    ).list_objects_v2(Bucket=bucket, Prefix="staging/")["Contents"]  # fmt: skip
+    names = sorted(item["Key"].rsplit("/", 1)[1] for item in listed)
+    assert names == ["_COMPLETE", *(partitions.part_name(i) for i in range(PARTS))]
+    models = [(workspace.root / "models" / n).read_bytes() for n in ("staged.pkl", "again.pkl")]
+    assert models[0] == models[1] == (workspace.root / "models" / "plain.pkl").read_bytes()

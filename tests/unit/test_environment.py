@@ -29,6 +29,7 @@ MODULES = {
     "dask": "dask.dataframe",
     "distributed": "distributed.deploy.local",
     "s3fs": "s3fs",
+    "fsspec": "fsspec.core",
     "ruamel-yaml": "ruamel.yaml",
     "ruamel-yaml-clib": "_ruamel_yaml",
     "pydantic": "pydantic",

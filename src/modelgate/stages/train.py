@@ -33,7 +33,8 @@ def train_on_dask(path: str, schema: FeatureSchema, params: TrainParams) -> tupl
     from modelgate import dask_train
 
     settings = dask_train.DaskSettings()
-    frame = dask_train.read_training(path)  # a missing path fails before a cluster starts
+    source = dask_train.stage(path, settings.staging)
+    frame = dask_train.read_training(source)  # a missing path fails before a cluster starts
     with dask_train.connect(settings, params.n_jobs) as client:
         logger.info(
             "train: dask, %d workers (%s), %d partitions",
