@@ -211,22 +211,21 @@ def _pin(matrix: dxgb.DaskDMatrix, workers: list[str]) -> None:
     worker trains on the parts listed for it. Listing every part under its own worker instead
     makes the training task fetch a moved part back, so the model does not depend on load.
     """
-    parts = sorted(
-        (matrix.partition_order[future.key], future)
-        for futures in matrix.worker_map.values()
-        for future in futures
-    )
+    held: dict[int, Future] = {}
+    moved: list[int] = []
+    for address, futures in matrix.worker_map.items():
+        for future in futures:
+            index = matrix.partition_order[future.key]
+            held[index] = future
+            if workers[index % len(workers)] != address:
+                moved.append(index)
     pinned: dict[str, list[Future]] = {address: [] for address in workers}
-    for index, future in parts:
-        pinned[workers[index % len(workers)]].append(future)
-    moved = [
-        matrix.partition_order[future.key]
-        for address, futures in matrix.worker_map.items()
-        for future in futures
-        if future not in pinned[address]
-    ]
+    for index in sorted(held):
+        pinned[workers[index % len(workers)]].append(held[index])
     if moved:
-        logger.info("train: partitions %s were packed elsewhere: trained where placed", moved)
+        logger.info(
+            "train: partitions %s were packed elsewhere: trained where placed", sorted(moved)
+        )
     matrix.worker_map = {address: futures for address, futures in pinned.items() if futures}
 
 
